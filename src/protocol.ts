@@ -1,0 +1,276 @@
+// The one contract between the extension host, the runtime process and the webviews.
+// Everything that crosses a process or webview boundary is typed here; nothing else is shared.
+// This file must stay free of imports (it is bundled into the runtime, the extension and the
+// webview scripts alike).
+
+// ---------------------------------------------------------------------------------------------
+// ThinK and cache settings
+// ---------------------------------------------------------------------------------------------
+
+/** Query-driven key-channel pruning, as in ThinK (ICLR 2025), plus our generated-key flush. */
+export interface ThinkSettings {
+  /** λ: fraction of key channels dropped per layer and KV head (0 = no pruning). One value, or one per layer. */
+  ratio: number | number[];
+  /** w: observation window, the last prompt positions whose queries score the channels. */
+  window: number;
+  /** The last `recent` prompt tokens keep full keys. */
+  recent: number;
+  /** When more than `flush` full-key tokens accumulate, the oldest are pruned with their head's mask (0 disables). */
+  flush: number;
+}
+
+export const DEFAULT_THINK: ThinkSettings = { ratio: 0.5, window: 32, recent: 32, flush: 128 };
+
+export type Device = 'cpu' | 'webgpu' | 'cuda';
+
+// ---------------------------------------------------------------------------------------------
+// Runtime JSON-RPC (extension host <-> runtime process, over stdio with vscode-jsonrpc)
+// ---------------------------------------------------------------------------------------------
+
+export interface LoadParams {
+  /** A Hugging Face model folder (config.json, *.safetensors, tokenizer.json). */
+  modelDir: string;
+  device?: Device;
+  think?: Partial<ThinkSettings>;
+  /** Override the model's max_position_embeddings (benchmarks on random weights only). */
+  contextLength?: number;
+}
+
+export interface ModelInfo {
+  modelDir: string;
+  architecture: string;
+  layers: number;
+  queryHeads: number;
+  kvHeads: number;
+  headDim: number;
+  hiddenSize: number;
+  vocabSize: number;
+  contextLength: number;
+  dtype: 'F32' | 'F16' | 'BF16';
+  parameters: number;
+  hasChatTemplate: boolean;
+}
+
+export interface LoadResult {
+  model: ModelInfo;
+  /** The execution provider actually in use. */
+  device: Device;
+  /** Set when the requested device could not start and the runtime fell back to CPU. */
+  fallback?: string;
+  think: ThinkSettings;
+  loadMs: number;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+/** Exactly one of text (raw, BOS added as the tokenizer says), messages (chat template) or ids (verbatim). */
+export type Prompt = { text: string } | { messages: ChatMessage[] } | { ids: number[] };
+
+export interface SamplingParams {
+  /** 0 = greedy (default). */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  repetitionPenalty?: number;
+  seed?: number;
+}
+
+export interface GenerateParams {
+  /** Chosen by the caller; names the request in notifications and in `cancel`. */
+  requestId: string;
+  prompt: Prompt;
+  maxNewTokens?: number;
+  sampling?: SamplingParams;
+  stop?: string[];
+  /**
+   * 'reset' (default): start from an empty cache.
+   * 'extend': append the prompt to the cache left by the previous generation (follow-up questions):
+   * the pruned prefix is reused as it is, with the channels chosen by the first question.
+   */
+  cache?: 'reset' | 'extend';
+  /** Per-request ThinK override (else the load-time settings). */
+  think?: Partial<ThinkSettings>;
+}
+
+export type FinishReason = 'eos' | 'length' | 'stop' | 'cancelled' | 'context';
+
+export interface Timings {
+  loadMs: number;
+  prefillMs: number;
+  prefillTokensPerSec: number;
+  decodeMsPerToken: number;
+}
+
+export interface CacheStats {
+  /** Tokens in the cache (pruned + full-key). */
+  tokens: number;
+  prunedTokens: number;
+  fullTokens: number;
+  /** Bytes of keys actually stored: pruned tokens x kept + full tokens x head_dim, summed over layers and KV heads. */
+  keyBytes: number;
+  valueBytes: number;
+  /** What the keys would take unpruned (tokens x head_dim for every layer and KV head). */
+  fullKeyBytes: number;
+  /** Mean fraction of key channels dropped over layers. */
+  pruneRatio: number;
+  /** Bytes per stored element (4 for float32). */
+  bytesPerElement: number;
+  /** Allocated capacity in bytes (preallocated buffers). */
+  allocatedBytes: number;
+}
+
+export interface GenerateResult {
+  requestId: string;
+  ids: number[];
+  text: string;
+  promptTokens: number;
+  finishReason: FinishReason;
+  cache: CacheStats;
+  timings: Timings;
+}
+
+/** Per layer and KV head: what ThinK kept. */
+export interface HeadMask {
+  /** Kept channel indices, ascending. */
+  kept: number[];
+  /** Channel scores (length head_dim), the quantity ThinK ranks. */
+  scores: number[];
+}
+export interface ThinkMasks {
+  headDim: number;
+  /** [layer][kvHead] */
+  layers: HeadMask[][];
+}
+
+export type GenerationPhase = 'prefill' | 'decode' | 'done';
+
+export interface ProgressNotification {
+  requestId: string;
+  phase: GenerationPhase;
+  /** Prompt tokens processed so far / in all (prefill). */
+  processed: number;
+  total: number;
+  /** Tokens per second of the current phase. */
+  tokensPerSec: number;
+  generated: number;
+  cache: CacheStats;
+}
+
+export interface TokenNotification {
+  requestId: string;
+  /** Newly decoded text (never a broken UTF-8 sequence). */
+  text: string;
+  id: number;
+}
+
+export interface MasksNotification {
+  requestId: string;
+  masks: ThinkMasks;
+}
+
+export interface CountTokensParams {
+  texts: string[];
+}
+export interface CountTokensResult {
+  counts: number[];
+}
+
+export interface RuntimeStats {
+  loaded: boolean;
+  model?: ModelInfo;
+  device?: Device;
+  think?: ThinkSettings;
+  busy: boolean;
+  cache?: CacheStats;
+  masks?: ThinkMasks;
+  rssBytes: number;
+}
+
+/** JSON-RPC error codes the runtime uses (besides the standard ones). */
+export const RpcErrors = {
+  NotLoaded: -32001,
+  ModelInvalid: -32002,
+  Busy: -32003,
+  ContextOverflow: -32004,
+  Cancelled: -32800, // LSP's RequestCancelled
+} as const;
+
+/** Method names: requests (with result) and notifications. */
+export const Rpc = {
+  load: 'load',
+  unload: 'unload',
+  generate: 'generate',
+  cancel: 'cancel',
+  stats: 'stats',
+  countTokens: 'countTokens',
+  // runtime -> host notifications
+  token: 'token',
+  progress: 'progress',
+  masks: 'masks',
+  log: 'log',
+} as const;
+
+export interface RpcRequests {
+  load: [LoadParams, LoadResult];
+  unload: [void, void];
+  generate: [GenerateParams, GenerateResult];
+  cancel: [{ requestId: string }, { cancelled: boolean }];
+  stats: [void, RuntimeStats];
+  countTokens: [CountTokensParams, CountTokensResult];
+}
+
+export interface RpcNotifications {
+  token: TokenNotification;
+  progress: ProgressNotification;
+  masks: MasksNotification;
+  log: { level: 'info' | 'warn' | 'error'; message: string };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Webview messages (extension host <-> webviews)
+// ---------------------------------------------------------------------------------------------
+
+export interface ContextSummary {
+  filesIncluded: number;
+  filesConsidered: number;
+  filesSkipped: number;
+  tokens: number;
+  budgetTokens: number;
+}
+
+export type RuntimeState = 'stopped' | 'starting' | 'ready' | 'busy' | 'crashed' | 'failed';
+
+/** Host -> Answer panel. */
+export type AnswerInMessage =
+  | { type: 'question'; question: string; turn: number }
+  | { type: 'context'; summary: ContextSummary }
+  | { type: 'token'; text: string }
+  | { type: 'progress'; progress: ProgressNotification }
+  | { type: 'masks'; masks: ThinkMasks }
+  | { type: 'done'; result: Pick<GenerateResult, 'finishReason' | 'cache' | 'timings'> }
+  | { type: 'error'; message: string };
+
+/** Answer panel -> host. */
+export type AnswerOutMessage =
+  | { type: 'ready' }
+  | { type: 'stop' }
+  | { type: 'ask'; question: string }
+  | { type: 'openCitation'; path: string; line: number };
+
+/** Host -> Cache Inspector. */
+export type InspectorInMessage =
+  | { type: 'state'; state: RuntimeState; model?: ModelInfo; device?: Device; think?: ThinkSettings; memoryBudgetMb: number }
+  | { type: 'progress'; progress: ProgressNotification }
+  | { type: 'masks'; masks: ThinkMasks };
+
+/** Cache Inspector -> host. */
+export type InspectorOutMessage = { type: 'ready' } | { type: 'selectHead'; layer: number; head: number };
+
+/** What the Inspector persists with `setState` so it restores after a reload. */
+export interface InspectorPersistedState {
+  last?: InspectorInMessage[];
+  selected?: { layer: number; head: number };
+}
