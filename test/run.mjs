@@ -30,6 +30,6 @@ if (!only.length && !process.env.SKIP_TYPECHECK) {
   }
 }
 
-const args = ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files];
+const args = ['--import', 'tsx', '--import', './test/support/vscodeLoader.mjs', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files];
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env: { ...process.env } });
 process.exit(r.status ?? 1);
