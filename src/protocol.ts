@@ -34,6 +34,8 @@ export interface LoadParams {
   think?: Partial<ThinkSettings>;
   /** Override the model's max_position_embeddings (benchmarks on random weights only). */
   contextLength?: number;
+  /** Prompt tokens per prefill step (default 256); cancellation is checked between chunks. */
+  prefillChunk?: number;
 }
 
 export interface ModelInfo {
