@@ -1,0 +1,206 @@
+// A model folder's weights, mapped by name to per-layer tensor references (file + byte range).
+// openModel validates everything the config implies (every tensor present, shapes, dtypes)
+// from the safetensors headers alone, so a bad download fails fast with one clear line and no
+// weight bytes are read until the graph builder or a test asks for them.
+import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { loadConfig, type ModelConfig } from './config';
+import { ModelError } from './errors';
+import { decodeFloats, elementCount, readSafetensorsHeader, type SafetensorsHeader } from './safetensors';
+
+export type DType = 'F32' | 'F16' | 'BF16';
+
+const SUPPORTED_DTYPES: readonly string[] = ['F32', 'F16', 'BF16'];
+
+export interface TensorRef {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  /** absolute */
+  path: string;
+  /** relative to model dir */
+  file: string;
+  /** absolute byte offset of the data in the file */
+  offset: number;
+  byteLength: number;
+}
+
+export interface LayerWeights {
+  inputNorm: TensorRef;
+  q: TensorRef;
+  k: TensorRef;
+  v: TensorRef;
+  o: TensorRef;
+  qBias?: TensorRef;
+  kBias?: TensorRef;
+  vBias?: TensorRef;
+  postNorm: TensorRef;
+  gate: TensorRef;
+  up: TensorRef;
+  down: TensorRef;
+}
+
+export interface ModelWeights {
+  dir: string;
+  config: ModelConfig;
+  /** The dtype holding most of the parameters (a few tensors, e.g. norms, may differ). */
+  dtype: DType;
+  embed: TensorRef;
+  finalNorm: TensorRef;
+  /** same object as embed when tied */
+  lmHead: TensorRef;
+  tiedHead: boolean;
+  layers: LayerWeights[];
+  parameters: number;
+}
+
+export const SINGLE_FILE = 'model.safetensors';
+export const SHARD_INDEX = 'model.safetensors.index.json';
+
+/** Where each tensor name lives: its file's header, and the file the index promised. */
+interface TensorSource {
+  lookup(name: string): { header: SafetensorsHeader } | { missingIn: string };
+}
+
+function singleFileSource(path: string): TensorSource {
+  const header = readSafetensorsHeader(path);
+  return { lookup: (name) => (header.tensors.has(name) ? { header } : { missingIn: path }) };
+}
+
+function shardedSource(dir: string, indexPath: string): TensorSource {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(indexPath, 'utf8'));
+  } catch (e) {
+    throw new ModelError(indexPath, `malformed JSON (${(e as Error).message})`);
+  }
+  const map = (json as { weight_map?: unknown } | null)?.weight_map;
+  if (typeof map !== 'object' || map === null || Array.isArray(map) || !Object.values(map).every((v) => typeof v === 'string')) {
+    throw new ModelError(indexPath, '"weight_map" must map tensor names to shard file names');
+  }
+  const weightMap = map as Record<string, string>;
+  const headers = new Map<string, SafetensorsHeader>();
+  // Check every shard the index names up front: a missing shard is the common broken download.
+  for (const [tensor, shard] of Object.entries(weightMap)) {
+    if (headers.has(shard)) continue;
+    const shardPath = resolve(dir, shard);
+    if (relative(dir, shardPath).startsWith('..')) throw new ModelError(indexPath, `shard "${shard}" (for tensor "${tensor}") lies outside the model folder`);
+    if (!existsSync(shardPath)) throw new ModelError(indexPath, `shard "${shard}" (listed for tensor "${tensor}") not found`);
+    headers.set(shard, readSafetensorsHeader(shardPath));
+  }
+  return {
+    lookup(name) {
+      const shard = weightMap[name];
+      if (shard === undefined) return { missingIn: indexPath };
+      const header = headers.get(shard)!;
+      return header.tensors.has(name) ? { header } : { missingIn: header.path };
+    },
+  };
+}
+
+/** Opens `dir` (config.json + model.safetensors, or a sharded index) and validates it. */
+export function openModel(dir: string): ModelWeights {
+  const root = resolve(dir);
+  const config = loadConfig(root);
+  const single = join(root, SINGLE_FILE);
+  const index = join(root, SHARD_INDEX);
+  let source: TensorSource;
+  if (existsSync(single)) source = singleFileSource(single);
+  else if (existsSync(index)) source = shardedSource(root, index);
+  else throw new ModelError(single, `not found (and no ${SHARD_INDEX} either): the folder has no weights`);
+
+  const seen = new Map<string, TensorRef>();
+  const tensor = (name: string, shape: number[]): TensorRef => {
+    const found = source.lookup(name);
+    if ('missingIn' in found) throw new ModelError(found.missingIn, `missing tensor "${name}" (expected shape [${shape.join(', ')}] for ${config.architecture})`);
+    const { header } = found;
+    const e = header.tensors.get(name)!;
+    if (!SUPPORTED_DTYPES.includes(e.dtype)) throw new ModelError(header.path, `tensor "${name}" has unsupported dtype ${e.dtype} (supported: ${SUPPORTED_DTYPES.join(', ')})`);
+    if (e.shape.length !== shape.length || e.shape.some((d, i) => d !== shape[i])) {
+      throw new ModelError(header.path, `tensor "${name}" has shape [${e.shape.join(', ')}] but config.json implies [${shape.join(', ')}]`);
+    }
+    const ref: TensorRef = {
+      name,
+      dtype: e.dtype as DType,
+      shape: [...e.shape],
+      path: header.path,
+      file: relative(root, header.path),
+      offset: header.dataStart + e.dataOffsets[0],
+      byteLength: e.dataOffsets[1] - e.dataOffsets[0],
+    };
+    seen.set(name, ref);
+    return ref;
+  };
+
+  const c = config;
+  const hidden = c.hiddenSize;
+  const qOut = c.queryHeads * c.headDim;
+  const kvOut = c.kvHeads * c.headDim;
+  const embed = tensor('model.embed_tokens.weight', [c.vocabSize, hidden]);
+  const layers: LayerWeights[] = [];
+  for (let i = 0; i < c.layers; i++) {
+    const p = `model.layers.${i}.`;
+    const layer: LayerWeights = {
+      inputNorm: tensor(`${p}input_layernorm.weight`, [hidden]),
+      q: tensor(`${p}self_attn.q_proj.weight`, [qOut, hidden]),
+      k: tensor(`${p}self_attn.k_proj.weight`, [kvOut, hidden]),
+      v: tensor(`${p}self_attn.v_proj.weight`, [kvOut, hidden]),
+      o: tensor(`${p}self_attn.o_proj.weight`, [hidden, qOut]),
+      postNorm: tensor(`${p}post_attention_layernorm.weight`, [hidden]),
+      gate: tensor(`${p}mlp.gate_proj.weight`, [c.intermediateSize, hidden]),
+      up: tensor(`${p}mlp.up_proj.weight`, [c.intermediateSize, hidden]),
+      down: tensor(`${p}mlp.down_proj.weight`, [hidden, c.intermediateSize]),
+    };
+    if (c.attentionBias) {
+      layer.qBias = tensor(`${p}self_attn.q_proj.bias`, [qOut]);
+      layer.kBias = tensor(`${p}self_attn.k_proj.bias`, [kvOut]);
+      layer.vBias = tensor(`${p}self_attn.v_proj.bias`, [kvOut]);
+    }
+    layers.push(layer);
+  }
+  const finalNorm = tensor('model.norm.weight', [hidden]);
+  // Tied models may still ship a copy of lm_head.weight; transformers ignores it, and so do we.
+  const lmHead = c.tieWordEmbeddings ? embed : tensor('lm_head.weight', [c.vocabSize, hidden]);
+
+  let parameters = 0;
+  const perDtype = new Map<DType, number>();
+  for (const ref of seen.values()) {
+    const n = elementCount(ref.shape);
+    parameters += n;
+    perDtype.set(ref.dtype, (perDtype.get(ref.dtype) ?? 0) + n);
+  }
+  const dtype = [...perDtype.entries()].sort((a, b) => b[1] - a[1])[0][0];
+
+  return { dir: root, config, dtype, embed, finalNorm, lmHead, tiedHead: c.tieWordEmbeddings, layers, parameters };
+}
+
+/** Reads a tensor's raw bytes. */
+export function readTensorBytes(ref: TensorRef): Uint8Array {
+  // Allocate with float alignment so decoding can view the bytes in place.
+  const bytes = new Uint8Array(new ArrayBuffer(Math.ceil(ref.byteLength / 4) * 4), 0, ref.byteLength);
+  const fd = openSync(ref.path, 'r');
+  try {
+    let done = 0;
+    while (done < ref.byteLength) {
+      const n = readSync(fd, bytes, done, Math.min(ref.byteLength - done, 1 << 30), ref.offset + done);
+      if (n === 0) throw new ModelError(ref.file, `truncated while reading tensor "${ref.name}"`);
+      done += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return bytes;
+}
+
+/** A tensor as float32 (F16/BF16 decoded exactly: both are subsets of float32). */
+export function readTensor(ref: TensorRef): Float32Array {
+  const bytes = readTensorBytes(ref);
+  // F32 needs no decoding: view the freshly read (aligned, unshared) buffer instead of copying.
+  if (ref.dtype === 'F32') return new Float32Array(bytes.buffer, 0, ref.byteLength / 4);
+  return decodeFloats(bytes, ref.dtype);
+}
+
+/** A tensor as float64, for reference computations. */
+export function readTensor64(ref: TensorRef): Float64Array {
+  return Float64Array.from(readTensor(ref));
+}
