@@ -1,0 +1,128 @@
+// The whole decoder (Llama, Mistral, Qwen2) as one ONNX graph that serves both chunked prefill
+// and decode. The KV cache lives outside the graph, in JS buffers owned by KvCache: each call
+// feeds the past as per-(layer, KV head) prefix views and gets back only the new tokens' K/V.
+// Shapes: S new tokens, D head_dim, G = query heads per KV head, Tp pruned tokens with `kept`
+// channels, Tf full-key tokens, T = Tp + Tf past tokens, R rows that need logits.
+import type { ModelWeights, TensorRef } from '../weights';
+import { GraphBuilder, type Elem } from './onnx';
+
+/** Names of the graph's per-layer, per-KV-head cache inputs. */
+export const cacheInput = {
+  prunedKeys: (l: number, h: number) => `kp.${l}.${h}`, // [Tp, kept_l]
+  keptIndex: (l: number, h: number) => `ki.${l}.${h}`, // int64 [kept_l]
+  fullKeys: (l: number, h: number) => `kf.${l}.${h}`, // [Tf, D]
+  values: (l: number, h: number) => `v.${l}.${h}`, // [T, D]
+};
+
+/** Names of the graph's per-layer outputs. */
+export const layerOutput = {
+  keys: (l: number) => `k.${l}`, // [S, Hkv, D] after RoPE
+  values: (l: number) => `v.${l}`, // [S, Hkv, D]
+  querySquares: (l: number) => `qsq.${l}`, // [Hkv, D]: sum over window rows and the group's heads of q^2
+};
+
+const ELEM_OF = { F32: 'float', F16: 'float16', BF16: 'bfloat16' } as const satisfies Record<string, Elem>;
+
+export function buildModelGraph(w: ModelWeights): Uint8Array {
+  const c = w.config;
+  const D = c.headDim;
+  const Hq = c.queryHeads;
+  const Hkv = c.kvHeads;
+  const G = Hq / Hkv;
+  const g = new GraphBuilder();
+
+  /** A weight as float32: straight from the file, or cast once (folded at session load). Tied heads reuse the embedding. */
+  const weights = new Map<string, string>();
+  const weight = (ref: TensorRef): string => {
+    let value = weights.get(ref.name);
+    if (!value) {
+      const name = g.external(ref.name, ELEM_OF[ref.dtype], ref.shape, { file: ref.file, offset: ref.offset, length: ref.byteLength });
+      value = ref.dtype === 'F32' ? name : g.op('Cast', [name], { to: 1 });
+      weights.set(ref.name, value);
+    }
+    return value;
+  };
+  /** y = x W^T (+ b): HF stores W as [out, in]; Gemm's transB reads it in place. */
+  const linear = (x: string, W: TensorRef, b?: TensorRef): string =>
+    g.op('Gemm', b ? [x, weight(W), weight(b)] : [x, weight(W)], { transB: 1 });
+  const rmsNorm = (x: string, ref: TensorRef): string =>
+    g.op('SimplifiedLayerNormalization', [x, weight(ref)], { axis: -1, epsilon: { float: c.rmsNormEps } });
+
+  const inputIds = g.input('input_ids', 'int64', ['S']);
+  const cos = g.op('Unsqueeze', [g.input('cos', 'float', ['S', D]), g.constI64([1])]); // [S, 1, D]
+  const sin = g.op('Unsqueeze', [g.input('sin', 'float', ['S', D]), g.constI64([1])]); // [S, 1, D]
+  const causalMask = g.input('causal_mask', 'float', ['S', 'S']);
+  const obsWeight = g.op('Reshape', [g.input('obs_weight', 'float', ['S']), g.constI64([-1, 1, 1])]); // [S, 1, 1]
+  const logitRows = g.input('logit_rows', 'int64', ['R']);
+
+  const half = D / 2;
+  const [cFirst, cHalf, cEnd, cZero, cMax] = [[0], [half], [D], [0], [2 ** 62]].map((v) => g.constI64(v));
+  const axis = (a: number) => g.constI64([a]);
+  /** x*cos + rotate_half(x)*sin on [S, H, D], rotate_half(x) = [-x2, x1]. */
+  const rope = (x: string): string => {
+    const x1 = g.op('Slice', [x, cFirst, cHalf, axis(2)]);
+    const x2 = g.op('Slice', [x, cHalf, cEnd, axis(2)]);
+    const rotated = g.op('Concat', [g.op('Neg', [x2]), x1], { axis: 2 });
+    return g.op('Add', [g.op('Mul', [x, cos]), g.op('Mul', [rotated, sin])]);
+  };
+
+  const scale = 1 / Math.sqrt(D);
+  const scores = (q: string, k: string): string =>
+    g.op('FusedMatMul', [q, k], { transB: 1, alpha: { float: scale } }, 'com.microsoft');
+
+  let x = g.op('Gather', [weight(w.embed), inputIds], { axis: 0 }); // [S, hidden]
+
+  w.layers.forEach((L, l) => {
+    const h = rmsNorm(x, L.inputNorm);
+    const q = rope(g.op('Reshape', [linear(h, L.q, L.qBias), g.constI64([0, Hq, D])])); // [S, Hq, D]
+    const k = rope(g.op('Reshape', [linear(h, L.k, L.kBias), g.constI64([0, Hkv, D])])); // [S, Hkv, D]
+    const v = g.op('Reshape', [linear(h, L.v, L.vBias), g.constI64([0, Hkv, D])]); // [S, Hkv, D]
+    g.output(layerOutput.keys(l), k, 'float', ['S', Hkv, D]);
+    g.output(layerOutput.values(l), v, 'float', ['S', Hkv, D]);
+
+    // ThinK's query statistic: sum over the observation window and the group of q_j^2.
+    const qsqHeads = g.op('ReduceSum', [g.op('Mul', [g.op('Mul', [q, q]), obsWeight]), axis(0)], { keepdims: 0 }); // [Hq, D]
+    const qsq = g.op('ReduceSum', [g.op('Reshape', [qsqHeads, g.constI64([Hkv, G, D])]), axis(1)], { keepdims: 0 }); // [Hkv, D]
+    g.output(layerOutput.querySquares(l), qsq, 'float', [Hkv, D]);
+
+    const qT = g.op('Transpose', [q], { perm: [1, 0, 2] }); // [Hq, S, D]
+    const heads: string[] = [];
+    for (let kv = 0; kv < Hkv; kv++) {
+      const kp = g.input(cacheInput.prunedKeys(l, kv), 'float', ['Tp', `kept${l}`]);
+      const ki = g.input(cacheInput.keptIndex(l, kv), 'int64', [`kept${l}`]);
+      const kf = g.input(cacheInput.fullKeys(l, kv), 'float', ['Tf', D]);
+      const vPast = g.input(cacheInput.values(l, kv), 'float', ['T', D]);
+
+      const qg = g.op('Reshape', [g.op('Slice', [qT, g.constI64([kv * G]), g.constI64([(kv + 1) * G]), axis(0)]), g.constI64([-1, D])]); // [G*S, D]
+      const kNew = g.op('Gather', [k, g.constI64([kv], [])], { axis: 1 }); // [S, D]
+      const vNew = g.op('Gather', [v, g.constI64([kv], [])], { axis: 1 }); // [S, D]
+
+      // A pruned token's score uses only its kept channels: q[:, kept] . kp^T (= zero-filling the rest).
+      const sPruned = scores(g.op('Gather', [qg, ki], { axis: 1 }), kp); // [G*S, Tp]
+      const sFull = scores(qg, kf); // [G*S, Tf]
+      const sNewFlat = scores(qg, kNew); // [G*S, S]
+      const byGroup = g.op('Concat', [g.constI64([G, -1]), g.op('Shape', [sNewFlat], { start: 1 })], { axis: 0 });
+      const sNewMasked = g.op('Add', [g.op('Reshape', [sNewFlat, byGroup]), causalMask]); // [G, S, S]
+      const sNew = g.op('Reshape', [sNewMasked, g.constI64([-1, 0])]); // [G*S, S]
+      const p = g.op('Softmax', [g.op('Concat', [sPruned, sFull, sNew], { axis: 1 })], { axis: -1 }); // [G*S, T + S]
+
+      // P . [V_past; V_new] without concatenating (and so copying) the past values.
+      const tPast = g.op('Shape', [vPast], { start: 0, end: 1 });
+      const pPast = g.op('Slice', [p, cZero, tPast, axis(1)]); // [G*S, T]
+      const pNew = g.op('Slice', [p, tPast, cMax, axis(1)]); // [G*S, S]
+      const o = g.op('Add', [g.op('MatMul', [pPast, vPast]), g.op('MatMul', [pNew, vNew])]); // [G*S, D]
+      heads.push(g.op('Reshape', [o, g.constI64([G, -1, D])])); // [G, S, D]
+    }
+    const attn = g.op('Reshape', [g.op('Transpose', [g.op('Concat', heads, { axis: 0 })], { perm: [1, 0, 2] }), g.constI64([0, Hq * D])]); // [S, Hq*D]
+    x = g.op('Add', [x, linear(attn, L.o)]);
+
+    const h2 = rmsNorm(x, L.postNorm);
+    const gate = linear(h2, L.gate);
+    const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), linear(h2, L.up)]); // SiLU(gate) * up
+    x = g.op('Add', [x, linear(act, L.down)]);
+  });
+
+  const last = rmsNorm(g.op('Gather', [x, logitRows], { axis: 0 }), w.finalNorm); // [R, hidden]
+  g.output('logits', linear(last, w.lmHead), 'float', ['R', c.vocabSize]);
+  return g.toBytes(`think-lens-${c.architecture}`);
+}

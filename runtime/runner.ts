@@ -1,0 +1,69 @@
+// One pass of the whole-model graph over new tokens at the cache's next positions: feeds the
+// cache as zero-copy views, appends the new tokens' K/V, and accumulates ThinK's query statistic
+// for the positions inside the observation window.
+import { Tensor, type InferenceSession } from 'onnxruntime-node';
+import type { ModelConfig } from './config';
+import { layerOutput } from './graph/model';
+import type { KvCache } from './kvcache';
+import { ropeTables } from './rope';
+
+export interface StepOptions {
+  /** Absolute position where ThinK's observation window starts (Infinity: no window rows here). */
+  windowFrom?: number;
+  /** Per layer [Hkv * D], accumulated in place when window rows are present. */
+  querySquares?: Float64Array[];
+  /** Rows (0..S-1) that need logits; default the last. */
+  logitRows?: number[];
+}
+
+export class Runner {
+  constructor(
+    readonly session: InferenceSession,
+    readonly config: ModelConfig,
+  ) {}
+
+  /** Returns logits [R, V] for the requested rows. */
+  async step(cache: KvCache, ids: readonly number[], o: StepOptions = {}): Promise<Float32Array> {
+    const S = ids.length;
+    const D = this.config.headDim;
+    const start = cache.tokens;
+    const positions = Array.from({ length: S }, (_, i) => start + i);
+    const { cos, sin } = ropeTables(this.config, positions);
+    const windowFrom = o.windowFrom ?? Infinity;
+    const obs = Float32Array.from(positions, (pos) => (pos >= windowFrom ? 1 : 0));
+    const rows = o.logitRows ?? [S - 1];
+    cache.reserve(S);
+    const out = await this.session.run({
+      ...cache.feeds(),
+      input_ids: new Tensor('int64', BigInt64Array.from(ids, (id) => BigInt(id)), [S]),
+      cos: new Tensor('float32', cos, [S, D]),
+      sin: new Tensor('float32', sin, [S, D]),
+      causal_mask: new Tensor('float32', causalMask(S), [S, S]),
+      obs_weight: new Tensor('float32', obs, [S]),
+      logit_rows: new Tensor('int64', BigInt64Array.from(rows, (r) => BigInt(r)), [rows.length]),
+    });
+    const inWindow = o.querySquares !== undefined && positions[S - 1] >= windowFrom;
+    for (let l = 0; l < this.config.layers; l++) {
+      cache.append(l, out[layerOutput.keys(l)].data as Float32Array, out[layerOutput.values(l)].data as Float32Array, S);
+      if (inWindow) {
+        const q = out[layerOutput.querySquares(l)].data as Float32Array;
+        const acc = o.querySquares![l];
+        for (let j = 0; j < acc.length; j++) acc[j] += q[j];
+      }
+    }
+    cache.commit(S);
+    return out.logits.data as Float32Array;
+  }
+}
+
+const masks = new Map<number, Float32Array>();
+/** [S, S]: 0 where a new token may attend another new token (itself and earlier), -inf elsewhere. */
+function causalMask(S: number): Float32Array {
+  let m = masks.get(S);
+  if (!m) {
+    m = new Float32Array(S * S);
+    for (let i = 0; i < S; i++) for (let j = i + 1; j < S; j++) m[i * S + j] = -Infinity;
+    if (masks.size < 64) masks.set(S, m);
+  }
+  return m;
+}

@@ -1,0 +1,38 @@
+// Creates the onnxruntime session for a model graph on the requested execution provider,
+// falling back to CPU with one clear log line when that provider cannot start.
+import { InferenceSession } from 'onnxruntime-node';
+import type { Device } from '../src/protocol';
+
+export type LogFn = (level: 'info' | 'warn' | 'error', message: string) => void;
+
+export interface OpenedSession {
+  session: InferenceSession;
+  device: Device;
+  fallback?: string;
+}
+
+export async function openSession(graph: Uint8Array, modelDir: string, device: Device, log: LogFn): Promise<OpenedSession> {
+  const options = (provider: Device): InferenceSession.SessionOptions => ({
+    executionProviders: [provider],
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 3, // errors only: warnings would interleave with the CLI's output
+    // Initializers are external data inside the model's own .safetensors files.
+    extra: { session: { model_external_initializers_file_folder_path: modelDir } },
+  });
+  if (device !== 'cpu') {
+    try {
+      return { session: await InferenceSession.create(graph, options(device)), device };
+    } catch (e) {
+      const why = firstLine(e);
+      const fallback = `${device} execution provider could not start (${why}); running on CPU`;
+      log('warn', fallback);
+      return { session: await InferenceSession.create(graph, options('cpu')), device: 'cpu', fallback };
+    }
+  }
+  return { session: await InferenceSession.create(graph, options('cpu')), device: 'cpu' };
+}
+
+function firstLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split('\n')[0].trim().slice(0, 300);
+}
