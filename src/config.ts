@@ -1,0 +1,106 @@
+// Typed view of the `thinkLens.*` settings. Every value is checked here, once, so the rest of the
+// extension works with valid numbers; a bad value falls back to its default and is reported (the
+// caller logs `problems`) instead of reaching the runtime as a confusing load error.
+
+import * as path from 'node:path';
+import * as os from 'node:os';
+import * as vscode from 'vscode';
+import { DEFAULT_THINK, type Device, type ThinkSettings } from './protocol';
+
+export const SECTION = 'thinkLens';
+
+export interface ThinkLensConfig {
+  /** Raw `thinkLens.model`: a model folder or a Hugging Face repo id ('' = none). */
+  model: string;
+  device: Device;
+  think: Pick<ThinkSettings, 'ratio' | 'window' | 'recent'>;
+  memoryBudgetMb: number;
+  maxNewTokens: number;
+  temperature: number;
+  /** One line per setting that was invalid and replaced by its default. */
+  problems: string[];
+}
+
+export const DEFAULTS = {
+  device: 'cpu' as Device,
+  pruneRatio: DEFAULT_THINK.ratio as number,
+  observationWindow: DEFAULT_THINK.window,
+  recent: DEFAULT_THINK.recent,
+  memoryBudgetMb: 1024,
+  maxNewTokens: 512,
+  temperature: 0,
+};
+
+const DEVICES: readonly Device[] = ['cpu', 'webgpu', 'cuda'];
+
+type Check = (v: number) => boolean;
+
+function num(cfg: vscode.WorkspaceConfiguration, key: string, fallback: number, ok: Check, rule: string, problems: string[]): number {
+  const v = cfg.get<unknown>(key);
+  if (v === undefined || v === null) return fallback;
+  if (typeof v === 'number' && Number.isFinite(v) && ok(v)) return v;
+  problems.push(`${SECTION}.${key} = ${JSON.stringify(v)} is invalid (${rule}); using ${fallback}.`);
+  return fallback;
+}
+
+/** Reads and validates the settings (from `vscode.workspace.getConfiguration`). */
+export function readConfig(): ThinkLensConfig {
+  const cfg = vscode.workspace.getConfiguration(SECTION);
+  const problems: string[] = [];
+  const modelRaw = cfg.get<unknown>('model');
+  let model = '';
+  if (typeof modelRaw === 'string') model = modelRaw.trim();
+  else if (modelRaw !== undefined && modelRaw !== null) problems.push(`${SECTION}.model must be a string (a folder path or a Hub repo id).`);
+
+  const deviceRaw = cfg.get<unknown>('device');
+  let device = DEFAULTS.device;
+  if (typeof deviceRaw === 'string' && (DEVICES as string[]).includes(deviceRaw)) device = deviceRaw as Device;
+  else if (deviceRaw !== undefined && deviceRaw !== null) {
+    problems.push(`${SECTION}.device = ${JSON.stringify(deviceRaw)} is invalid (one of ${DEVICES.join(', ')}); using ${DEFAULTS.device}.`);
+  }
+
+  const int = (v: number) => Number.isInteger(v);
+  return {
+    model,
+    device,
+    think: {
+      ratio: num(cfg, 'pruneRatio', DEFAULTS.pruneRatio, (v) => v >= 0 && v < 1, 'a fraction in [0, 1)', problems),
+      window: num(cfg, 'observationWindow', DEFAULTS.observationWindow, (v) => int(v) && v >= 1, 'an integer >= 1', problems),
+      recent: num(cfg, 'recent', DEFAULTS.recent, (v) => int(v) && v >= 0, 'an integer >= 0', problems),
+    },
+    memoryBudgetMb: num(cfg, 'memoryBudgetMb', DEFAULTS.memoryBudgetMb, (v) => v > 0, 'a number of megabytes > 0', problems),
+    maxNewTokens: num(cfg, 'maxNewTokens', DEFAULTS.maxNewTokens, (v) => int(v) && v >= 1, 'an integer >= 1', problems),
+    temperature: num(cfg, 'temperature', DEFAULTS.temperature, (v) => v >= 0 && v <= 5, 'a number in [0, 5]', problems),
+    problems,
+  };
+}
+
+/** `owner/name` as the Hub spells repo ids (letters, digits, `-`, `_`, `.`; no `--` or `..`). */
+const REPO_ID = /^[A-Za-z0-9][\w.-]{0,95}\/[A-Za-z0-9][\w.-]{0,95}$/;
+
+export function isHubRepoId(s: string): boolean {
+  return REPO_ID.test(s) && !s.includes('..') && !s.includes('--');
+}
+
+export type ModelSource =
+  | { kind: 'none' }
+  | { kind: 'folder'; dir: string }
+  | { kind: 'hub'; repo: string; dir: string };
+
+/** Where a Hub repo lives once downloaded: one folder per repo under the extension's global storage. */
+export function hubModelDir(globalStorage: string, repo: string): string {
+  return path.join(globalStorage, 'models', repo.replace('/', '--'));
+}
+
+/**
+ * Interprets `thinkLens.model`. Absolute paths, `~` and `./` are folders; `owner/name` is a Hub
+ * repo id (downloaded into global storage); anything else is a folder relative to the first
+ * workspace folder.
+ */
+export function resolveModelSource(model: string, globalStorage: string, workspaceRoot?: string): ModelSource {
+  if (!model) return { kind: 'none' };
+  if (model === '~' || model.startsWith('~/')) return { kind: 'folder', dir: path.join(os.homedir(), model.slice(1)) };
+  if (path.isAbsolute(model)) return { kind: 'folder', dir: path.normalize(model) };
+  if (!model.startsWith('.') && isHubRepoId(model)) return { kind: 'hub', repo: model, dir: hubModelDir(globalStorage, model) };
+  return { kind: 'folder', dir: path.resolve(workspaceRoot ?? process.cwd(), model) };
+}

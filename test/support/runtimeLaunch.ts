@@ -1,0 +1,36 @@
+// How extension tests start runtime processes: the real runtime (runtime/main.ts through tsx,
+// exactly what src/bootstrap.ts picks in a source checkout) or the crashy stand-in that only the
+// supervisor's restart-policy tests use.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { RuntimeLaunch } from '../../src/bootstrap';
+import { findRuntime } from '../../src/bootstrap';
+
+export const repoRoot = path.resolve(__dirname, '../..');
+
+export function crashyLaunch(): RuntimeLaunch {
+  const file = path.join(repoRoot, 'test/support/crashyRuntime.ts');
+  return { command: process.execPath, args: ['--import', 'tsx', file], cwd: repoRoot, env: { ...process.env }, description: `crashy test runtime ${file}` };
+}
+
+/** The real runtime from the source tree, or undefined while runtime/main.ts does not exist. */
+export function realRuntimeLaunch(): RuntimeLaunch | undefined {
+  if (!fs.existsSync(path.join(repoRoot, 'runtime/main.ts'))) return undefined;
+  return findRuntime(repoRoot, { prefer: 'source' });
+}
+
+/** Whether a process id is alive (signal 0 checks without killing). */
+export function isAlive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Polls (without a deadline of its own: the test runner's timeout bounds it) until `cond` holds. */
+export async function until(cond: () => boolean, stepMs = 20): Promise<void> {
+  while (!cond()) await new Promise((r) => setTimeout(r, stepMs));
+}
