@@ -27,7 +27,7 @@ import { Runner } from './runner';
 import { Sampler } from './sampler';
 import { openSession, type LogFn } from './session';
 import { StopMatcher } from './stopStrings';
-import { channelScores, checkThinkSettings, keptCount, keySquares, ratioOf, selectChannels } from './think';
+import { checkThinkSettings, pruneAfterPrefill } from './think';
 import { Tokenizer } from './tokenizer';
 import { openModel, type ModelWeights } from './weights';
 
@@ -162,7 +162,7 @@ export class Engine {
     }
     const prefillMs = performance.now() - tPrefill;
     if (!extend) {
-      this.applyThink(budget);
+      pruneAfterPrefill(this.cache!, this.querySquares, this.think, this.config, this.think.flush > 0 ? budget : 0);
       const masks = this.masks();
       if (masks) hooks.onMasks({ requestId: p.requestId, masks });
     }
@@ -238,25 +238,6 @@ export class Engine {
     this.lastLogits = await this.runner.step(this.cache!, ids, { windowFrom, querySquares: this.querySquares });
     this.flushIfDue();
     return this.lastLogits;
-  }
-
-  /**
-   * ThinK after prefill: score every channel of every layer and KV head, keep the best
-   * D - floor(λ D), and move the prompt's older tokens [0, n - recent) to compact keys.
-   */
-  private applyThink(decodeBudget: number): void {
-    const cache = this.cache!;
-    const { headDim: D, layers, kvHeads } = this.config;
-    const prunedCount = cache.full - this.think.recent;
-    const ratios = Array.from({ length: layers }, (_, l) => ratioOf(this.think, l));
-    if (prunedCount <= 0 || ratios.every((r) => r === 0)) return; // nothing to prune: identical to no ThinK
-    for (let l = 0; l < layers; l++)
-      for (let kv = 0; kv < kvHeads; kv++) {
-        const h = cache.heads[l][kv];
-        const scores = channelScores(this.querySquares[l].subarray(kv * D, (kv + 1) * D), keySquares(h.fullKeys, prunedCount, D));
-        cache.setMask(l, kv, selectChannels(scores, keptCount(ratios[l], D)), scores);
-      }
-    cache.prune(prunedCount, this.think.flush > 0 ? decodeBudget : 0);
   }
 
   /** Beyond the paper: generated keys get thinner too, pruned with their head's mask. */

@@ -10,6 +10,7 @@
 import { Tensor } from 'onnxruntime-node';
 import type { CacheStats } from '../src/protocol';
 import { cacheInput } from './graph/model';
+import type { PrunableCache } from './think';
 
 const F32 = 4;
 
@@ -36,7 +37,7 @@ export class HeadCache {
   }
 }
 
-export class KvCache {
+export class KvCache implements PrunableCache {
   /** [layer][kvHead] */
   readonly heads: HeadCache[][];
   pruned = 0;
@@ -77,6 +78,10 @@ export class KvCache {
 
   commit(S: number): void {
     this.full += S;
+  }
+
+  keysOf(l: number, kv: number): Float32Array {
+    return this.heads[l][kv].fullKeys;
   }
 
   /** Sets layer l, head kv's mask (ascending channel indices) before pruning with it. */

@@ -58,3 +58,39 @@ export function checkThinkSettings(s: ThinkSettings, layers: number): void {
   if (!(Number.isInteger(s.flush) && (s.flush === 0 || s.flush > s.recent)))
     throw new Error(`ThinK: flush must be 0 (off) or greater than recent (${s.recent}), got ${s.flush}`);
 }
+
+/** The cache operations ThinK needs (implemented by KvCache). */
+export interface PrunableCache {
+  readonly full: number;
+  readonly pruned: number;
+  keysOf(layer: number, kvHead: number): Float32Array; // full keys [full, D], oldest first
+  setMask(layer: number, kvHead: number, channels: Int32Array, scores: Float64Array): void;
+  prune(count: number, spare?: number): void;
+}
+
+/**
+ * After prefill: score every channel of every layer and KV head from the window's query squares
+ * (per layer [Hkv * D]) and the keys about to be pruned, keep the best D - floor(λ D), and move
+ * the prompt's tokens [0, n - recent) to compact keys. Returns false when nothing is pruned
+ * (short prompt, or λ = 0 everywhere), which is then exactly the unpruned model.
+ */
+export function pruneAfterPrefill(
+  cache: PrunableCache,
+  querySquares: Float64Array[],
+  s: ThinkSettings,
+  shape: { kvHeads: number; headDim: number },
+  spare = 0,
+): boolean {
+  const D = shape.headDim;
+  const prunedCount = cache.full - s.recent;
+  const ratios = querySquares.map((_, l) => ratioOf(s, l));
+  if (cache.pruned > 0 || prunedCount <= 0 || ratios.every((r) => r === 0)) return false;
+  querySquares.forEach((qsq, l) => {
+    for (let g = 0; g < shape.kvHeads; g++) {
+      const scores = channelScores(qsq.subarray(g * D, (g + 1) * D), keySquares(cache.keysOf(l, g), prunedCount, D));
+      cache.setMask(l, g, selectChannels(scores, keptCount(ratios[l], D)), scores);
+    }
+  });
+  cache.prune(prunedCount, spare);
+  return true;
+}

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { Engine, type EngineHooks } from '../../runtime/engine';
+import { Engine } from '../../runtime/engine';
+import { collectingHooks } from '../support/hooks';
 import { STORIES, quietLog } from '../support/models';
 
 interface RefCase {
@@ -17,19 +18,6 @@ interface RefCase {
   greedy_text: string;
   final_top5_logits: [number, number][];
   kept_channels: number[][][] | null;
-}
-
-export function collectingHooks(): EngineHooks & { text: string; masks: unknown[]; cancel: boolean } {
-  const h = {
-    text: '',
-    masks: [] as unknown[],
-    cancel: false,
-    onToken: (n: { text: string }) => void (h.text += n.text),
-    onProgress: () => {},
-    onMasks: (m: unknown) => void h.masks.push(m),
-    isCancelled: () => h.cancel,
-  };
-  return h;
 }
 
 test('stories260k: every reference.json case, with and without ThinK', async (t) => {
