@@ -64,7 +64,7 @@ export function readConfig(): ThinkLensConfig {
     model,
     device,
     think: {
-      ratio: num(cfg, 'pruneRatio', DEFAULTS.pruneRatio, (v) => v >= 0 && v < 1, 'a fraction in [0, 1)', problems),
+      ratio: num(cfg, 'pruneRatio', DEFAULTS.pruneRatio, (v) => v >= 0 && v <= 0.95, 'a fraction in [0, 0.95]', problems),
       window: num(cfg, 'observationWindow', DEFAULTS.observationWindow, (v) => int(v) && v >= 1, 'an integer >= 1', problems),
       recent: num(cfg, 'recent', DEFAULTS.recent, (v) => int(v) && v >= 0, 'an integer >= 0', problems),
     },

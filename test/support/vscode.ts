@@ -1023,7 +1023,7 @@ const state = {
   executed: [] as { id: string; args: unknown[] }[],
   contextKeys: new Map<string, unknown>(),
   openedExternal: [] as Uri[],
-  builtinCommands: new Set<string>(['workbench.action.openSettings', 'revealInExplorer', 'workbench.action.reloadWindow']),
+  builtinCommands: new Set<string>(['workbench.action.openSettings', 'workbench.trust.manage', 'revealInExplorer', 'workbench.action.reloadWindow']),
 };
 
 export const mock = {

@@ -1,0 +1,91 @@
+// The status bar item: runtime state, and the live size of the KV cache with what ThinK saved on
+// keys. Clicking it opens the Cache Inspector (or, with no model, Select Model Folder).
+
+import * as vscode from 'vscode';
+import type { CacheStats, RuntimeState } from './protocol';
+
+export interface StatusView {
+  state: RuntimeState;
+  /** False when no model is configured (the item then says so). */
+  hasModel: boolean;
+  /** Short model name (folder or repo id) for the tooltip. */
+  modelName?: string;
+  cache?: CacheStats;
+  memoryBudgetMb: number;
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${units[i]}`;
+}
+
+const ICONS: Record<RuntimeState, string> = {
+  stopped: '$(circle-outline)',
+  starting: '$(sync~spin)',
+  ready: '$(check)',
+  busy: '$(loading~spin)',
+  crashed: '$(warning)',
+  failed: '$(error)',
+};
+
+/** Cache bytes in use (keys as stored, pruned, plus values) and the key saving against no pruning. */
+export function cacheSummary(c: CacheStats): { bytes: number; keySaving: number } {
+  const bytes = c.keyBytes + c.valueBytes;
+  const keySaving = c.fullKeyBytes > 0 ? 1 - c.keyBytes / c.fullKeyBytes : 0;
+  return { bytes, keySaving };
+}
+
+export class StatusBar implements vscode.Disposable {
+  private readonly item: vscode.StatusBarItem;
+
+  constructor() {
+    this.item = vscode.window.createStatusBarItem('thinkLens.status', vscode.StatusBarAlignment.Right, 100);
+    this.item.name = 'ThinK Lens';
+    this.item.show();
+  }
+
+  update(v: StatusView): void {
+    const item = this.item;
+    if (!v.hasModel) {
+      item.text = '$(circle-slash) ThinK: no model';
+      item.tooltip = 'ThinK Lens has no model. Click to select a local model folder, or run "ThinK Lens: Download Model".';
+      item.command = 'thinkLens.selectModelFolder';
+      item.backgroundColor = undefined;
+      return;
+    }
+    let text = `${ICONS[v.state]} ThinK: ${v.state}`;
+    const lines = [`ThinK Lens runtime: ${v.state}`];
+    if (v.modelName) lines.push(`Model: ${v.modelName}`);
+    if (v.cache && v.cache.tokens > 0) {
+      const { bytes, keySaving } = cacheSummary(v.cache);
+      text += ` · ${formatBytes(bytes)}`;
+      const budget = v.memoryBudgetMb * 1024 * 1024;
+      lines.push(
+        `Cache: ${v.cache.tokens} tokens, ${formatBytes(bytes)} (keys ${formatBytes(v.cache.keyBytes)} vs ${formatBytes(v.cache.fullKeyBytes)} unpruned, ${Math.round(keySaving * 100)}% saved)`,
+        `Memory budget: ${Math.round((bytes / budget) * 100)}% of ${v.memoryBudgetMb} MB`,
+      );
+    }
+    if (v.state === 'failed') lines.push('Stopped after repeated crashes: run "ThinK Lens: Restart Runtime".');
+    lines.push('Click to open the Cache Inspector.');
+    item.text = text;
+    item.tooltip = lines.join('\n');
+    item.command = v.state === 'failed' ? 'thinkLens.restartRuntime' : 'thinkLens.openCacheInspector';
+    item.backgroundColor = v.state === 'failed' || v.state === 'crashed' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
+  }
+
+  /** Test/diagnostic view of what the user sees. */
+  get text(): string {
+    return this.item.text;
+  }
+
+  dispose(): void {
+    this.item.dispose();
+  }
+}
