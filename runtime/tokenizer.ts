@@ -8,8 +8,10 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Template } from '@huggingface/jinja';
-import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+// Both packages ship CommonJS builds but ESM-only typings; types come in with resolution-mode,
+// the code is loaded with import() inside the (async) load.
+import type { Template } from '@huggingface/jinja' with { 'resolution-mode': 'import' };
+import type { Tokenizer as HfTokenizer } from '@huggingface/tokenizers' with { 'resolution-mode': 'import' };
 import type { ChatMessage } from '../src/protocol';
 import { ModelError } from './errors';
 
@@ -103,9 +105,13 @@ export class Tokenizer {
     }
     const plan = decoderPlan(tokenizerPath, tokenizerJson.decoder);
 
+    const [{ Tokenizer: HfTokenizerClass }, { Template: TemplateClass }] = await Promise.all([
+      import('@huggingface/tokenizers'),
+      import('@huggingface/jinja'),
+    ]);
     let hf: HfTokenizer;
     try {
-      hf = new HfTokenizer(tokenizerJson, config);
+      hf = new HfTokenizerClass(tokenizerJson, config);
     } catch (e) {
       throw new ModelError(tokenizerPath, `cannot be used: ${errorText(e)}`);
     }
@@ -140,7 +146,8 @@ export class Tokenizer {
     const eosIds = new Set<number>();
     if (eos.id !== null) eosIds.add(eos.id);
     for (const source of [modelConfig.eos_token_id, generationConfig.eos_token_id]) {
-      for (const id of Array.isArray(source) ? source : [source]) if (Number.isInteger(id)) eosIds.add(id as number);
+      const ids: unknown[] = Array.isArray(source) ? source : [source];
+      for (const id of ids) if (typeof id === 'number' && Number.isInteger(id)) eosIds.add(id);
     }
     for (const id of opts.extraEos ?? []) eosIds.add(id);
 
@@ -158,7 +165,7 @@ export class Tokenizer {
     let template: Template | null = null;
     if (source) {
       try {
-        template = new Template(source.text);
+        template = new TemplateClass(source.text);
       } catch (e) {
         throw new ModelError(source.file, `chat template does not parse: ${errorText(e)}`);
       }
@@ -175,7 +182,7 @@ export class Tokenizer {
 
   /** Token ids of `text`; BOS first when the tokenizer adds one (or `addBos` says so); never EOS. */
   encode(text: string, opts: { addBos?: boolean } = {}): number[] {
-    const ids = Array.from(this.hf.encode(text, { add_special_tokens: false }).ids);
+    const ids: number[] = Array.from(this.hf.encode(text, { add_special_tokens: false }).ids, Number);
     const addBos = opts.addBos ?? this.addBos;
     if (addBos && this.bosId !== null) ids.unshift(this.bosId);
     return ids;
