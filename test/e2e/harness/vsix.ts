@@ -1,0 +1,41 @@
+// The suite tests the packaged extension, so it needs the VSIX that `npm run package` writes.
+// A VSIX older than any source it is built from would test yesterday's code: it is rebuilt then.
+
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { repoRoot } from './environment';
+
+export function vsixPath(): string {
+  const { name, version } = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { name: string; version: string };
+  return path.join(repoRoot, 'out', `${name}-${version}-linux-x64.vsix`);
+}
+
+function newestSource(): { file: string; mtimeMs: number } {
+  let newest = { file: '', mtimeMs: 0 };
+  const visit = (p: string) => {
+    const st = statSync(p);
+    if (st.isDirectory()) {
+      for (const n of readdirSync(p)) visit(path.join(p, n));
+    } else if (st.mtimeMs > newest.mtimeMs) {
+      newest = { file: path.relative(repoRoot, p), mtimeMs: st.mtimeMs };
+    }
+  };
+  for (const p of ['src', 'runtime', 'media', 'scripts', 'package.json', '.vscodeignore']) {
+    if (existsSync(path.join(repoRoot, p))) visit(path.join(repoRoot, p));
+  }
+  return newest;
+}
+
+/** Returns the path of an up-to-date VSIX, packaging one first when needed. */
+export function ensureVsix(log: (m: string) => void): string {
+  const vsix = vsixPath();
+  const newest = newestSource();
+  if (existsSync(vsix) && statSync(vsix).mtimeMs >= newest.mtimeMs) return vsix;
+  log(existsSync(vsix) ? `VSIX older than ${newest.file}: repackaging` : `no VSIX at ${vsix}: packaging`);
+  const r = spawnSync(process.execPath, [path.join(repoRoot, 'scripts/package.mjs')], { cwd: repoRoot, encoding: 'utf8' });
+  if (r.status !== 0 || !existsSync(vsix)) {
+    throw new Error(`npm run package failed (exit ${r.status ?? r.signal}):\n${(r.stdout + r.stderr).trim().split('\n').slice(-20).join('\n')}`);
+  }
+  return vsix;
+}
