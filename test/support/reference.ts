@@ -153,7 +153,7 @@ export class ReferenceModel {
     const hidden = c.hiddenSize;
     const group = c.queryHeads / c.kvHeads;
     const invSqrtD = 1 / Math.sqrt(d);
-    let h = this.embed.slice(id * hidden, (id + 1) * hidden);
+    let h: Float64Array = this.embed.slice(id * hidden, (id + 1) * hidden);
     for (let l = 0; l < c.layers; l++) {
       const W = this.layers[l];
       const x = rmsNorm(h, W.inputNorm, c.rmsNormEps);
