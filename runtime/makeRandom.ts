@@ -3,7 +3,7 @@
 // Tensors are generated and written in chunks, so a multi-gigabyte model never sits in memory,
 // and each tensor's values depend only on (seed, tensor name), so single-file and sharded
 // writes of the same seed hold identical weights.
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig, type ModelConfig } from './config';
 import { ModelError } from './errors';
@@ -134,7 +134,9 @@ export async function makeRandomModel(o: MakeRandomOptions): Promise<void> {
   clearOldWeights(o.outDir);
   writeFileSync(configPath, JSON.stringify({ ...o.config, torch_dtype: TORCH_DTYPE[o.dtype] }, null, 2) + '\n');
   if (o.tokenizerDir) {
-    for (const f of TOKENIZER_FILES) if (existsSync(join(o.tokenizerDir, f))) copyFileSync(join(o.tokenizerDir, f), join(o.outDir, f));
+    // Copy contents, not modes: shared model folders are often read-only, and a later run must
+    // be able to overwrite these copies.
+    for (const f of TOKENIZER_FILES) if (existsSync(join(o.tokenizerDir, f))) writeFileSync(join(o.outDir, f), readFileSync(join(o.tokenizerDir, f)));
   }
 
   // Uniform on [-a, a) has std a / sqrt(3).

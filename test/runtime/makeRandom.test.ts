@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -75,8 +75,12 @@ test('tokenizer files are copied; a tokenizerDir without tokenizer.json is refus
   writeFileSync(join(tok, 'tokenizer_config.json'), '{"chat_template":"x"}');
   writeFileSync(join(tok, 'chat_template.jinja'), '{{ messages }}');
   writeFileSync(join(tok, 'unrelated.txt'), 'no');
+  chmodSync(join(tok, 'tokenizer.json'), 0o444);
   const out = join(tmp(), 'nested', 'model');
   await makeRandomModel({ config: tinyConfig('llama-tied'), outDir: out, dtype: 'F32', seed: 1, tokenizerDir: tok });
+  assert.equal(statSync(join(out, 'tokenizer.json')).mode & 0o200, 0o200, 'copies are writable even when the source is read-only');
+  // A second run over the same folder overwrites the copies.
+  await makeRandomModel({ config: tinyConfig('llama-tied'), outDir: out, dtype: 'F32', seed: 2, tokenizerDir: tok });
   assert.equal(readFileSync(join(out, 'chat_template.jinja'), 'utf8'), '{{ messages }}');
   assert.ok(existsSync(join(out, 'tokenizer.json')) && existsSync(join(out, 'tokenizer_config.json')));
   assert.ok(!existsSync(join(out, 'unrelated.txt')));
