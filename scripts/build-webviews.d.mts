@@ -5,6 +5,10 @@ export interface BuildWebviewsOptions {
   root?: string;
   /** Output folder (default: <root>/dist/media). */
   outdir?: string;
+  /** Same as outdir (the spelling scripts/build.mjs uses). */
+  outDir?: string;
+  /** Called with one line per bundle written. */
+  log?: (message: string) => void;
   minify?: boolean;
   sourcemap?: boolean;
 }

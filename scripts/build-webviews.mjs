@@ -7,7 +7,7 @@
 //   node scripts/build-webviews.mjs [--minify] [--sourcemap] [--watch] [--outdir DIR]
 //   import { buildWebviews } from './build-webviews.mjs'   (the main build calls this)
 import { build, context } from 'esbuild';
-import { resolve } from 'node:path';
+import { relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -18,7 +18,8 @@ export const WEBVIEW_ENTRIES = Object.freeze({
   inspector: 'media/inspector/main.ts',
 });
 
-function options({ root = repoRoot, outdir, minify = false, sourcemap = false } = {}) {
+function options({ root = repoRoot, outdir, outDir, minify = false, sourcemap = false } = {}) {
+  outdir ??= outDir; // scripts/build.mjs spells it outDir
   return {
     absWorkingDir: root,
     entryPoints: Object.fromEntries(Object.entries(WEBVIEW_ENTRIES).map(([name, entry]) => [name, resolve(root, entry)])),
@@ -37,12 +38,18 @@ function options({ root = repoRoot, outdir, minify = false, sourcemap = false } 
 
 /**
  * Builds both webview bundles. Returns the output folder and the files written.
- * @param {{ root?: string, outdir?: string, minify?: boolean, sourcemap?: boolean }} [opts]
+ * @param {{ root?: string, outdir?: string, outDir?: string, minify?: boolean, sourcemap?: boolean, log?: (m: string) => void }} [opts]
  */
 export async function buildWebviews(opts = {}) {
   const o = options(opts);
   const result = await build(o);
-  return { outdir: o.outdir, files: Object.keys(result.metafile.outputs).map((f) => resolve(o.absWorkingDir, f)) };
+  const files = Object.keys(result.metafile.outputs).map((f) => resolve(o.absWorkingDir, f));
+  for (const f of files) opts.log?.(`  webview bundle ${f} (${(result.metafile.outputs[relativeTo(o.absWorkingDir, f)]?.bytes ?? 0) >> 10} KiB)`);
+  return { outdir: o.outdir, files };
+}
+
+function relativeTo(root, file) {
+  return relative(root, file).split(sep).join('/');
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {

@@ -1,0 +1,146 @@
+// The Cache Inspector panel (host side). Commands and the extension entry use it like this:
+//
+//   context.subscriptions.push(InspectorPanel.registerSerializer(context.extensionUri)); // at activation
+//   const panel = InspectorPanel.createOrShow(context.extensionUri);
+//   panel.post({ type: 'state', state, model, device, think, memoryBudgetMb });
+//   panel.post({ type: 'progress', progress });  panel.post({ type: 'masks', masks });
+//   panel.onDidReceiveMessage((m) => ...);       // InspectorOutMessage: 'ready' | 'selectHead'
+//   InspectorPanel.current?.post(...)            // forward runtime notifications when it is open
+//
+// The inspector shows only the latest state, so instead of queueing every message the panel keeps
+// the latest 'state', prefill 'progress', 'progress' and 'masks' and replays them whenever the
+// webview (re)loads: after creation, after VS Code restores it on restart (the serializer; the
+// webview also restores itself from setState), and when a hidden panel is shown again (it is not
+// retained while hidden; it needs no memory then).
+// package.json needs "onWebviewPanel:thinkLens.cacheInspector" in activationEvents for the restore.
+
+import * as vscode from 'vscode';
+import type { InspectorInMessage, InspectorOutMessage } from '../protocol';
+import { isIndex, isRecord, PanelChannel } from './panelChannel';
+import { buildWebviewHtml, webviewOptions } from './webviewHtml';
+
+export function parseInspectorOutMessage(raw: unknown): InspectorOutMessage | undefined {
+  if (!isRecord(raw)) return undefined;
+  if (raw.type === 'ready') return { type: 'ready' };
+  if (raw.type === 'selectHead' && isIndex(raw.layer) && isIndex(raw.head)) return { type: 'selectHead', layer: raw.layer, head: raw.head };
+  return undefined;
+}
+
+type ProgressMessage = Extract<InspectorInMessage, { type: 'progress' }>;
+
+/** The latest message of each kind: enough to redraw the inspector from nothing. */
+interface Snapshot {
+  state?: Extract<InspectorInMessage, { type: 'state' }>;
+  /** The current request's latest prefill progress (its figures stay on screen during decode). */
+  prefill?: ProgressMessage;
+  progress?: ProgressMessage;
+  masks?: Extract<InspectorInMessage, { type: 'masks' }>;
+}
+
+export class InspectorPanel implements vscode.Disposable {
+  static readonly viewType = 'thinkLens.cacheInspector';
+  private static instance: InspectorPanel | undefined;
+
+  static get current(): InspectorPanel | undefined {
+    return InspectorPanel.instance;
+  }
+
+  static createOrShow(extensionUri: vscode.Uri, column: vscode.ViewColumn = vscode.ViewColumn.Beside): InspectorPanel {
+    if (InspectorPanel.instance) {
+      InspectorPanel.instance.panel.reveal(column, true);
+      return InspectorPanel.instance;
+    }
+    const panel = vscode.window.createWebviewPanel(InspectorPanel.viewType, 'ThinK Lens: Cache Inspector', { viewColumn: column, preserveFocus: true }, webviewOptions(extensionUri));
+    InspectorPanel.instance = new InspectorPanel(panel, extensionUri);
+    return InspectorPanel.instance;
+  }
+
+  /** Takes over a panel VS Code restored after a reload. */
+  static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri): InspectorPanel {
+    InspectorPanel.instance?.dispose();
+    panel.webview.options = webviewOptions(extensionUri);
+    InspectorPanel.instance = new InspectorPanel(panel, extensionUri);
+    return InspectorPanel.instance;
+  }
+
+  /** Lets VS Code bring the inspector back after a window reload. Register once, at activation. */
+  static registerSerializer(extensionUri: vscode.Uri): vscode.Disposable {
+    return vscode.window.registerWebviewPanelSerializer(InspectorPanel.viewType, {
+      async deserializeWebviewPanel(panel: vscode.WebviewPanel): Promise<void> {
+        InspectorPanel.revive(panel, extensionUri);
+      },
+    });
+  }
+
+  private readonly channel: PanelChannel<InspectorInMessage, InspectorOutMessage>;
+  private snapshot: Snapshot = {};
+  private readonly disposeEmitter = new vscode.EventEmitter<void>();
+  private readonly subscriptions: vscode.Disposable[] = [];
+  private ready = false;
+  private disposed = false;
+
+  readonly onDidReceiveMessage: vscode.Event<InspectorOutMessage>;
+  readonly onDidDispose = this.disposeEmitter.event;
+
+  private constructor(
+    private readonly panel: vscode.WebviewPanel,
+    extensionUri: vscode.Uri,
+  ) {
+    this.channel = new PanelChannel(panel, parseInspectorOutMessage);
+    this.onDidReceiveMessage = this.channel.onDidReceiveMessage;
+    this.subscriptions.push(
+      this.channel.onDidBecomeReady(() => {
+        this.ready = true;
+        const { state, prefill, progress, masks } = this.snapshot;
+        for (const m of [state, prefill !== progress ? prefill : undefined, progress, masks]) {
+          if (m) void this.channel.post(m);
+        }
+      }),
+      panel.onDidChangeViewState(() => {
+        // Not retained while hidden: the document is dropped and reloads (then says 'ready') on show.
+        if (!panel.visible) {
+          this.ready = false;
+          this.channel.markNotReady();
+        }
+      }),
+      panel.onDidDispose(() => this.dispose()),
+    );
+    panel.webview.html = buildWebviewHtml(panel.webview, extensionUri, 'inspector');
+  }
+
+  /** Records `message` as the latest of its kind and delivers it if the webview is listening. */
+  post(message: InspectorInMessage): Promise<boolean> {
+    if (this.disposed) return Promise.resolve(false);
+    switch (message.type) {
+      case 'state':
+        this.snapshot.state = message;
+        break;
+      case 'masks':
+        this.snapshot.masks = message;
+        break;
+      case 'progress': {
+        const prefill = this.snapshot.prefill;
+        if (message.progress.phase === 'prefill') this.snapshot.prefill = message;
+        else if (prefill && prefill.progress.requestId !== message.progress.requestId) this.snapshot.prefill = undefined;
+        this.snapshot.progress = message;
+        break;
+      }
+    }
+    return this.ready ? this.channel.post(message) : Promise.resolve(true);
+  }
+
+  reveal(column?: vscode.ViewColumn): void {
+    if (!this.disposed) this.panel.reveal(column, true);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (InspectorPanel.instance === this) InspectorPanel.instance = undefined;
+    for (const d of this.subscriptions.splice(0)) d.dispose();
+    this.channel.dispose();
+    this.panel.dispose();
+    this.disposeEmitter.fire();
+    this.disposeEmitter.dispose();
+  }
+}
