@@ -191,6 +191,17 @@ export function parseConfig(json: unknown, file: string): ModelConfig {
   if (architecture === 'Qwen2ForCausalLM') attentionBias = true;
   else if (r.bool('attention_bias', false)) r.fail(`"attention_bias": true is not supported for ${architecture} (it adds an o_proj bias)`);
 
+  // transformers 5 moves rope_theta and the scaling into one "rope_parameters" object.
+  let ropeTheta = r.positiveNumber('rope_theta', 10000);
+  let ropeScaling = ropeScalingOf(r, o.rope_scaling);
+  const params = o.rope_parameters;
+  if (params !== undefined && params !== null) {
+    if (typeof params !== 'object' || Array.isArray(params)) r.fail(`"rope_parameters" must be an object, got ${JSON.stringify(params)}`);
+    const p = params as Json;
+    ropeTheta = new Reader(p, file).positiveNumber('rope_theta', ropeTheta);
+    if ((p.rope_type ?? p.type) !== undefined) ropeScaling = ropeScalingOf(r, p);
+  }
+
   const bosTokenId = r.tokenId('bos_token_id');
   const eosTokenIds = r.tokenIds('eos_token_id');
   for (const id of [bosTokenId, ...eosTokenIds]) {
@@ -208,8 +219,8 @@ export function parseConfig(json: unknown, file: string): ModelConfig {
     vocabSize,
     contextLength,
     rmsNormEps: r.positiveNumber('rms_norm_eps', 1e-6),
-    ropeTheta: r.positiveNumber('rope_theta', 10000),
-    ropeScaling: ropeScalingOf(r, o.rope_scaling),
+    ropeTheta,
+    ropeScaling,
     attentionBias,
     // transformers' Llama, Mistral and Qwen2 configs all default to untied.
     tieWordEmbeddings: r.bool('tie_word_embeddings', false),

@@ -183,7 +183,7 @@ export function readTensorBytes(ref: TensorRef): Uint8Array {
     let done = 0;
     while (done < ref.byteLength) {
       const n = readSync(fd, bytes, done, Math.min(ref.byteLength - done, 1 << 30), ref.offset + done);
-      if (n === 0) throw new ModelError(ref.file, `truncated while reading tensor "${ref.name}"`);
+      if (n === 0) throw new ModelError(ref.path, `truncated while reading tensor "${ref.name}"`);
       done += n;
     }
   } finally {

@@ -110,6 +110,18 @@ test('rope_scaling: legacy "type" key and "default" accepted, others rejected', 
   assert.match(faultOf(() => parseConfig({ ...llama31, rope_scaling: { rope_type: 'llama3', factor: 8 } }, 'c')), /low_freq_factor/);
 });
 
+test('transformers 5 "rope_parameters" carries theta and scaling', () => {
+  const { rope_scaling: _s, rope_theta: _t, ...rest } = llama31;
+  void _s;
+  void _t;
+  const c = parseConfig({ ...rest, rope_parameters: { rope_theta: 500000, ...llama31.rope_scaling } }, 'c');
+  assert.equal(c.ropeTheta, 500000);
+  assert.equal(c.ropeScaling?.originalMaxPositionEmbeddings, 8192);
+  const plain = parseConfig({ ...rest, rope_parameters: { rope_type: 'default', rope_theta: 1234 } }, 'c');
+  assert.equal(plain.ropeTheta, 1234);
+  assert.equal(plain.ropeScaling, null);
+});
+
 test('invalid configs name the file and the fault', () => {
   assert.match(faultOf(() => parseConfig([], 'x.json')), /JSON object/);
   assert.match(faultOf(() => parseConfig({ ...llama31, architectures: ['GPT2LMHeadModel'] }, 'x.json')), /unsupported architecture "GPT2LMHeadModel"/);
