@@ -4,7 +4,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { ModelError } from '../../runtime/errors';
+import { ContextOverflowError, ModelError } from '../../runtime/errors';
 import { readSafetensorsHeader, writeSafetensors } from '../../runtime/safetensors';
 import { openModel } from '../../runtime/weights';
 import { writeTinyModel } from '../support/tinyModels';
@@ -176,4 +176,11 @@ test('shard index listing a tensor its shard lacks, and a malformed index', () =
   expectFault(dir, indexPath, /^missing tensor "model\.norm\.weight"/);
   writeFileSync(indexPath, '{"weight_map": [1, 2]}');
   expectFault(dir, indexPath, /"weight_map" must map tensor names to shard file names/);
+});
+
+test('ContextOverflowError says both numbers', () => {
+  const e = new ContextOverflowError(5000, 4096);
+  assert.equal(e.promptTokens, 5000);
+  assert.equal(e.contextLength, 4096);
+  assert.match(e.message, /^the prompt has 5000 tokens but the model's context holds 4096/);
 });
