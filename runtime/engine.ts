@@ -78,7 +78,8 @@ export class Engine {
     checkThinkSettings(think, config.layers);
     const tokenizer = existsSync(join(params.modelDir, 'tokenizer.json')) ? await Tokenizer.load(params.modelDir) : null;
     if (!tokenizer) log('warn', `${join(params.modelDir, 'tokenizer.json')}: missing; only token-id prompts will work`);
-    const opened = await openSession(buildModelGraph(weights), params.modelDir, params.device ?? 'cpu', log);
+    const graph = buildModelGraph(weights, { weightBits: params.quantize === 'int4' ? 4 : params.quantize === 'int8' ? 8 : undefined });
+    const opened = await openSession(graph, params.modelDir, params.device ?? 'cpu', log);
     const loaded: LoadResult = {
       model: {
         modelDir: params.modelDir,
@@ -91,6 +92,7 @@ export class Engine {
         vocabSize: config.vocabSize,
         contextLength: config.contextLength,
         dtype: weights.dtype,
+        quantize: params.quantize,
         parameters: weights.parameters,
         hasChatTemplate: tokenizer?.hasChatTemplate ?? false,
       },

@@ -2,6 +2,7 @@
 // falling back to CPU with one clear log line when that provider cannot start.
 import { InferenceSession } from 'onnxruntime-node';
 import type { Device } from '../src/protocol';
+import type { ModelGraph } from './graph/model';
 
 export type LogFn = (level: 'info' | 'warn' | 'error', message: string) => void;
 
@@ -11,25 +12,27 @@ export interface OpenedSession {
   fallback?: string;
 }
 
-export async function openSession(graph: Uint8Array, modelDir: string, device: Device, log: LogFn): Promise<OpenedSession> {
+export async function openSession(graph: ModelGraph, modelDir: string, device: Device, log: LogFn): Promise<OpenedSession> {
   const options = (provider: Device): InferenceSession.SessionOptions => ({
     executionProviders: [provider],
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3, // errors only: warnings would interleave with the CLI's output
     // Initializers are external data inside the model's own .safetensors files.
     extra: { session: { model_external_initializers_file_folder_path: modelDir } },
+    // Quantized weights, made at load, live in memory only.
+    externalData: graph.externalData,
   });
   if (device !== 'cpu') {
     try {
-      return { session: await InferenceSession.create(graph, options(device)), device };
+      return { session: await InferenceSession.create(graph.bytes, options(device)), device };
     } catch (e) {
       const why = firstLine(e);
       const fallback = `${device} execution provider could not start (${why}); running on CPU`;
       log('warn', fallback);
-      return { session: await InferenceSession.create(graph, options('cpu')), device: 'cpu', fallback };
+      return { session: await InferenceSession.create(graph.bytes, options('cpu')), device: 'cpu', fallback };
     }
   }
-  return { session: await InferenceSession.create(graph, options('cpu')), device: 'cpu' };
+  return { session: await InferenceSession.create(graph.bytes, options('cpu')), device: 'cpu' };
 }
 
 function firstLine(e: unknown): string {

@@ -34,6 +34,8 @@ export interface LoadParams {
   think?: Partial<ThinkSettings>;
   /** Override the model's max_position_embeddings (benchmarks on random weights only). */
   contextLength?: number;
+  /** Quantize linear-layer weights at load (MatMulNBits, blocks of 32); absent: the file's weights, computed in float32. */
+  quantize?: 'int8' | 'int4';
   /** Prompt tokens per prefill step (default 256); cancellation is checked between chunks. */
   prefillChunk?: number;
 }
@@ -49,6 +51,8 @@ export interface ModelInfo {
   vocabSize: number;
   contextLength: number;
   dtype: 'F32' | 'F16' | 'BF16';
+  /** Weight quantization in use, if any. */
+  quantize?: 'int8' | 'int4';
   parameters: number;
   hasChatTemplate: boolean;
 }

@@ -3,7 +3,8 @@
 // feeds the past as per-(layer, KV head) prefix views and gets back only the new tokens' K/V.
 // Shapes: S new tokens, D head_dim, G = query heads per KV head, Tp pruned tokens with `kept`
 // channels, Tf full-key tokens, T = Tp + Tf past tokens, R rows that need logits.
-import type { ModelWeights, TensorRef } from '../weights';
+import { quantizeBlockwise, type WeightBits } from '../quantize';
+import { readTensor, readTensorBytes, type ModelWeights, type TensorRef } from '../weights';
 import { GraphBuilder, type Elem } from './onnx';
 
 /** Names of the graph's per-layer, per-KV-head cache inputs. */
@@ -23,7 +24,21 @@ export const layerOutput = {
 
 const ELEM_OF = { F32: 'float', F16: 'float16', BF16: 'bfloat16' } as const satisfies Record<string, Elem>;
 
-export function buildModelGraph(w: ModelWeights): Uint8Array {
+export interface GraphOptions {
+  /** Quantize every linear layer's weight (incl. the LM head) to 4 or 8 bits for MatMulNBits. */
+  weightBits?: WeightBits;
+}
+
+export interface ModelGraph {
+  bytes: Uint8Array;
+  /** In-memory external data (quantized weights) to pass as sessionOptions.externalData. */
+  externalData: { path: string; data: Uint8Array }[];
+}
+
+/** File name the graph's quantized initializers refer to; its bytes are handed over in memory. */
+const QUANT_FILE = 'think-lens-quantized.bin';
+
+export function buildModelGraph(w: ModelWeights, opts: GraphOptions = {}): ModelGraph {
   const c = w.config;
   const D = c.headDim;
   const Hq = c.queryHeads;
@@ -31,20 +46,51 @@ export function buildModelGraph(w: ModelWeights): Uint8Array {
   const G = Hq / Hkv;
   const g = new GraphBuilder();
 
-  /** A weight as float32: straight from the file, or cast once (folded at session load). Tied heads reuse the embedding. */
+  // Quantized weights are made at load and handed to onnxruntime in memory; it then wants every
+  // external initializer from memory, so in that mode the unquantized ones are read raw too.
+  const quant = new ByteStore();
+  const quantized = new Map<string, string[]>();
+
+  /** A weight as float32: its bytes in place, cast once if F16/BF16 (folded at session load). Tied heads reuse the embedding. */
   const weights = new Map<string, string>();
   const weight = (ref: TensorRef): string => {
     let value = weights.get(ref.name);
     if (!value) {
-      const name = g.external(ref.name, ELEM_OF[ref.dtype], ref.shape, { file: ref.file, offset: ref.offset, length: ref.byteLength });
+      const where = opts.weightBits
+        ? { file: QUANT_FILE, ...quant.add(readTensorBytes(ref)) }
+        : { file: ref.file, offset: ref.offset, length: ref.byteLength };
+      const name = g.external(ref.name, ELEM_OF[ref.dtype], ref.shape, where);
       value = ref.dtype === 'F32' ? name : g.op('Cast', [name], { to: 1 });
       weights.set(ref.name, value);
     }
     return value;
   };
-  /** y = x W^T (+ b): HF stores W as [out, in]; Gemm's transB reads it in place. */
-  const linear = (x: string, W: TensorRef, b?: TensorRef): string =>
-    g.op('Gemm', b ? [x, weight(W), weight(b)] : [x, weight(W)], { transB: 1 });
+
+  /** W quantized block-wise into MatMulNBits' initializers (once per tensor; tied heads share nothing with the fp32 embedding gather). */
+  const quantizedWeight = (W: TensorRef, bits: WeightBits): string[] => {
+    let names = quantized.get(W.name);
+    if (!names) {
+      const [N, K] = W.shape;
+      const q = quantizeBlockwise(readTensor(W), N, K, bits);
+      const blocks = q.scales.length / N;
+      const stored = (suffix: string, elem: 'uint8' | 'float', dims: number[], data: Uint8Array | Float32Array) =>
+        g.external(`${W.name}.${suffix}`, elem, dims, { file: QUANT_FILE, ...quant.add(data) });
+      names = [
+        stored('q', 'uint8', [N, blocks, q.codes.length / (N * blocks)], q.codes),
+        stored('scales', 'float', [N * blocks], q.scales),
+        stored('zero_points', 'uint8', [q.zeroPoints.length], q.zeroPoints),
+      ];
+      quantized.set(W.name, names);
+    }
+    return names;
+  };
+  /** y = x W^T (+ b): HF stores W as [out, in]; Gemm's transB (or MatMulNBits) reads it in place. */
+  const linear = (x: string, W: TensorRef, b?: TensorRef): string => {
+    if (!opts.weightBits) return g.op('Gemm', b ? [x, weight(W), weight(b)] : [x, weight(W)], { transB: 1 });
+    const [N, K] = W.shape;
+    const y = g.op('MatMulNBits', [x, ...quantizedWeight(W, opts.weightBits)], { K, N, bits: opts.weightBits, block_size: 32, accuracy_level: 4 }, 'com.microsoft');
+    return b ? g.op('Add', [y, weight(b)]) : y;
+  };
   const rmsNorm = (x: string, ref: TensorRef): string =>
     g.op('SimplifiedLayerNormalization', [x, weight(ref)], { axis: -1, epsilon: { float: c.rmsNormEps } });
 
@@ -124,5 +170,35 @@ export function buildModelGraph(w: ModelWeights): Uint8Array {
 
   const last = rmsNorm(g.op('Gather', [x, logitRows], { axis: 0 }), w.finalNorm); // [R, hidden]
   g.output('logits', linear(last, w.lmHead), 'float', ['R', c.vocabSize]);
-  return g.toBytes(`think-lens-${c.architecture}`);
+  return { bytes: g.toBytes(`think-lens-${c.architecture}`), externalData: quant.size ? [{ path: QUANT_FILE, data: quant.concat() }] : [] };
+}
+
+/** Appends byte arrays into one in-memory file, 16-byte aligned, and says where each landed. */
+class ByteStore {
+  private parts: Uint8Array[] = [];
+  size = 0;
+
+  add(data: Uint8Array | Float32Array): { offset: number; length: number } {
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const offset = this.size;
+    this.parts.push(bytes);
+    this.size += bytes.length;
+    const pad = (16 - (this.size % 16)) % 16;
+    if (pad) {
+      this.parts.push(new Uint8Array(pad));
+      this.size += pad;
+    }
+    return { offset, length: bytes.length };
+  }
+
+  concat(): Uint8Array {
+    const out = new Uint8Array(this.size);
+    let at = 0;
+    for (const p of this.parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    this.parts = [];
+    return out;
+  }
 }

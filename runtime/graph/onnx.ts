@@ -4,13 +4,14 @@
 // relative to the model folder.
 import { onnx } from 'onnx-proto';
 
-export type Elem = 'float' | 'int64' | 'float16' | 'bfloat16';
+export type Elem = 'float' | 'int64' | 'float16' | 'bfloat16' | 'uint8';
 
 const ELEM: Record<Elem, number> = {
   float: onnx.TensorProto.DataType.FLOAT,
   int64: onnx.TensorProto.DataType.INT64,
   float16: onnx.TensorProto.DataType.FLOAT16,
   bfloat16: onnx.TensorProto.DataType.BFLOAT16,
+  uint8: onnx.TensorProto.DataType.UINT8,
 };
 
 /** A dimension: a fixed size or a symbolic name. */
@@ -92,17 +93,6 @@ export class GraphBuilder {
         { key: 'offset', value: String(bytes.offset) },
         { key: 'length', value: String(bytes.length) },
       ],
-    });
-    return name;
-  }
-
-  /** An initializer with inline data (small tensors, or quantized weights computed at load). */
-  inline(name: string, elem: 'float' | 'uint8', dims: number[], data: Float32Array | Uint8Array): string {
-    this.initializers.push({
-      name,
-      dataType: elem === 'float' ? ELEM.float : onnx.TensorProto.DataType.UINT8,
-      dims,
-      rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
     });
     return name;
   }
