@@ -171,7 +171,8 @@ export class Engine {
 
     // Decode: sample, stream, feed the token back (so the cache always holds the whole answer).
     const sampler = new Sampler(p.sampling ?? {});
-    const decoder = this.tokenizer ? new StreamDecoder(this.tokenizer) : null;
+    // Generated text continues the prompt: keep the first token's leading space.
+    const decoder = this.tokenizer ? new StreamDecoder(this.tokenizer, { continuation: true, skipSpecial: true }) : null;
     const stops = new StopMatcher(p.stop ?? []);
     const history = [...promptIds];
     const ids: number[] = [];
