@@ -121,10 +121,11 @@ test('load, then generate streams tokens whose text is the result text (greedy r
 test('stats and cancel answer while a generate runs; a second generate gets Busy', async (t) => {
   if (!present) return t.skip(skipMsg);
   const order: string[] = [];
-  let during: Promise<[RuntimeStats, rpc.ResponseError<unknown>, { cancelled: boolean }]> | null = null;
+  // A holder object: TypeScript does not see assignments made inside callbacks to a `let`.
+  const box: { during?: Promise<[RuntimeStats, rpc.ResponseError<unknown>, { cancelled: boolean }]> } = {};
   onToken = () => {
-    if (during) return;
-    during = (async () => {
+    if (box.during) return;
+    box.during = (async () => {
       const stats = await conn.sendRequest<RuntimeStats>(Rpc.stats);
       order.push('stats');
       const busy = await rpcError(conn.sendRequest(Rpc.generate, { requestId: 'second', prompt: { ids: [1] } }));
@@ -136,8 +137,8 @@ test('stats and cancel answer while a generate runs; a second generate gets Busy
   const result = await conn.sendRequest<GenerateResult>(Rpc.generate, { requestId: 'long', prompt: { ids: [1] }, maxNewTokens: 450 });
   order.push('generate');
   onToken = () => {};
-  assert.ok(during, 'tokens were streamed');
-  const [stats, busy, cancel] = await during!;
+  assert.ok(box.during, 'tokens were streamed');
+  const [stats, busy, cancel] = await box.during;
   assert.deepEqual(order, ['stats', 'cancel', 'generate']);
   assert.equal(stats.busy, true);
   assert.equal(stats.loaded, true);
@@ -153,10 +154,10 @@ test('stats and cancel answer during a long prefill', async (t) => {
   if (!present) return t.skip(skipMsg);
   await conn.sendRequest(Rpc.load, { modelDir: STORIES, prefillChunk: 1 });
   const prompt = Array.from({ length: 480 }, (_, i) => (i === 0 ? 1 : 300 + (i % 200)));
-  let during: Promise<RuntimeStats> | null = null;
+  const box: { during?: Promise<RuntimeStats> } = {};
   onProgress = (p) => {
-    if (p.phase !== 'prefill' || during) return;
-    during = (async () => {
+    if (p.phase !== 'prefill' || box.during) return;
+    box.during = (async () => {
       const stats = await conn.sendRequest<RuntimeStats>(Rpc.stats);
       await conn.sendRequest(Rpc.cancel, { requestId: 'prefill' });
       return stats;
@@ -164,7 +165,8 @@ test('stats and cancel answer during a long prefill', async (t) => {
   };
   const result = await conn.sendRequest<GenerateResult>(Rpc.generate, { requestId: 'prefill', prompt: { ids: prompt }, maxNewTokens: 8 });
   onProgress = () => {};
-  const stats = await during!;
+  assert.ok(box.during, 'progress was reported during prefill');
+  const stats = await box.during;
   assert.equal(stats.busy, true);
   assert.equal(result.finishReason, 'cancelled');
   assert.deepEqual(result.ids, []);
