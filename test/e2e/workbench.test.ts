@@ -71,6 +71,8 @@ describe('ThinK Lens in code-server (packaged VSIX)', { skip: reason }, () => {
     // The activated extension is the installed one: its runtime runs from --extensions-dir.
     const pids = s.server.runtimePids();
     assert.equal(pids.length, 1, `expected one runtime process from ${s.server.installedExtensionDir()}, found ${pids.length}`);
+    // ExtensionMode.Production: installed from the VSIX, not loaded as a development extension.
+    assert.match(s.server.logs(/^ThinK Lens\.log$/), /activated \(production\)/, 'extension log does not show a production activation');
 
     assert.ok(firstBytes(await stat(answer, 'cache-size')) > 0, `answer panel cache size: ${await stat(answer, 'cache-size')}`);
     assert.equal((await stat(answer, 'prune-ratio')).trim(), RATIO_TEXT);

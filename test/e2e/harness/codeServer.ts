@@ -121,15 +121,15 @@ export class CodeServer {
     return path.join(this.extensionsDir, dirs[0]);
   }
 
-  /** The extension host's own log lines (activation, errors), concatenated. */
-  extensionHostLog(): string {
+  /** Concatenated log files under the user data's logs/ whose name matches (e.g. the extension's output channel). */
+  logs(name: RegExp): string {
     const out: string[] = [];
     const visit = (dir: string) => {
       if (!existsSync(dir)) return;
       for (const n of readdirSync(dir, { withFileTypes: true })) {
         const p = path.join(dir, n.name);
         if (n.isDirectory()) visit(p);
-        else if (n.name.endsWith('.log') && (p.includes('exthost') || n.name.includes('remoteexthost'))) out.push(readFileSync(p, 'utf8'));
+        else if (name.test(n.name)) out.push(readFileSync(p, 'utf8'));
       }
     };
     visit(path.join(this.userDataDir, 'logs'));
