@@ -1,0 +1,126 @@
+// Ranks workspace files against a question with BM25 over identifier words, in two fields: the
+// file's content and its path. Questions about code name things ("where is parseConfigFile
+// defined"), so both sides are split the same way into the words of identifiers:
+//   parseConfigFile, parse_config_file, parse-config-file -> parse, config, file
+//   HTTPServer2 -> http, server, 2
+// and a multi-word identifier also yields its joined form (parseconfigfile), which is rare in a
+// corpus and therefore weighs a lot when it matches exactly. The path field is scored the same way
+// and multiplied by `pathBoost`, because a file named after the thing asked about is usually the
+// answer. Ties keep a stable order (path, code unit order).
+
+export interface RankInput {
+  path: string;
+  text: string;
+}
+
+export interface RankedFile<T extends RankInput = RankInput> {
+  file: T;
+  score: number;
+}
+
+export interface RankOptions {
+  /** BM25 term-frequency saturation (default 1.2). */
+  k1?: number;
+  /** BM25 length normalisation (default 0.75). */
+  b?: number;
+  /** Weight of the path field relative to content (default 3). */
+  pathBoost?: number;
+}
+
+/**
+ * Words a question uses that say nothing about code. Only applied to the query: in code these
+ * words are identifiers like any other and BM25's IDF already discounts the common ones.
+ */
+const QUERY_STOPWORDS = new Set(
+  ('a an and are as at be by can code defined define definition do does file files for from how i in is it its me of on or ' +
+    'show that the this to use used uses what when where which who why with work works would you codebase function class method')
+    .split(' '),
+);
+
+const WORD = /[A-Za-z0-9]+/g;
+// Lower->Upper boundary, acronym->word boundary (HTTPServer -> HTTP|Server), letter<->digit.
+const SPLIT = /(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|(?<=[A-Za-z])(?=[0-9])|(?<=[0-9])(?=[A-Za-z])/;
+
+/** Splits text into lowercased identifier words (plus joined multi-word identifiers), in order. */
+export function tokenize(text: string): string[] {
+  const out: string[] = [];
+  // Identifiers joined by _ or - (snake, kebab, SCREAMING) are one name: keep their joined form too.
+  for (const ident of text.match(/[A-Za-z0-9]+(?:[_-][A-Za-z0-9]+)*/g) ?? []) {
+    const parts: string[] = [];
+    for (const w of ident.match(WORD) ?? []) for (const p of w.split(SPLIT)) parts.push(p.toLowerCase());
+    out.push(...parts);
+    if (parts.length > 1) out.push(parts.join(''));
+  }
+  return out;
+}
+
+/** The query's terms: tokenized like documents, without question words, each term once. */
+export function queryTerms(query: string): string[] {
+  const terms = tokenize(query).filter((t) => !QUERY_STOPWORDS.has(t));
+  return [...new Set(terms)];
+}
+
+interface FieldIndex {
+  tf: Array<Map<string, number>>;
+  len: number[];
+  avgLen: number;
+  df: Map<string, number>;
+}
+
+function indexField(docs: readonly string[], terms: ReadonlySet<string>): FieldIndex {
+  const tf: Array<Map<string, number>> = [];
+  const len: number[] = [];
+  const df = new Map<string, number>();
+  for (const d of docs) {
+    const tokens = tokenize(d);
+    const m = new Map<string, number>();
+    // Only query terms need counts; the length counts every token.
+    for (const t of tokens) if (terms.has(t)) m.set(t, (m.get(t) ?? 0) + 1);
+    for (const t of m.keys()) df.set(t, (df.get(t) ?? 0) + 1);
+    tf.push(m);
+    len.push(tokens.length);
+  }
+  const total = len.reduce((a, b) => a + b, 0);
+  return { tf, len, avgLen: docs.length ? total / docs.length : 0, df };
+}
+
+function bm25(ix: FieldIndex, doc: number, terms: readonly string[], n: number, k1: number, b: number): number {
+  let s = 0;
+  const norm = ix.avgLen > 0 ? ix.len[doc] / ix.avgLen : 0;
+  for (const t of terms) {
+    const f = ix.tf[doc].get(t);
+    if (!f) continue;
+    const df = ix.df.get(t) ?? 0;
+    // BM25+'s non-negative IDF variant: a term in most documents still counts a little, never negatively.
+    const idf = Math.log(1 + (n - df + 0.5) / (df + 0.5));
+    s += (idf * (f * (k1 + 1))) / (f + k1 * (1 - b + b * norm));
+  }
+  return s;
+}
+
+/**
+ * Scores every file and returns all of them, best first; files that match nothing score 0 and
+ * follow in path order (the caller decides whether to pack them).
+ */
+export function rankFiles<T extends RankInput>(files: readonly T[], query: string, options: RankOptions = {}): RankedFile<T>[] {
+  const k1 = options.k1 ?? 1.2;
+  const b = options.b ?? 0.75;
+  const pathBoost = options.pathBoost ?? 3;
+  if (!(k1 >= 0) || !(b >= 0 && b <= 1) || !(pathBoost >= 0)) {
+    throw new Error(`rankFiles: need k1 >= 0, 0 <= b <= 1, pathBoost >= 0 (got k1=${k1}, b=${b}, pathBoost=${pathBoost})`);
+  }
+  const terms = queryTerms(query);
+  const termSet = new Set(terms);
+  const n = files.length;
+  let scores: number[];
+  if (terms.length === 0) {
+    scores = new Array(n).fill(0);
+  } else {
+    const content = indexField(files.map((f) => f.text), termSet);
+    const paths = indexField(files.map((f) => f.path), termSet);
+    scores = files.map((_, i) => bm25(content, i, terms, n, k1, b) + pathBoost * bm25(paths, i, terms, n, k1, b));
+  }
+  return files
+    .map((file, i) => ({ file, score: scores[i] }))
+    .sort((x, y) => y.score - x.score || (x.file.path < y.file.path ? -1 : x.file.path > y.file.path ? 1 : 0));
+}
