@@ -1,0 +1,107 @@
+// Memory benchmark (a script, not a test): key-cache bytes and process peak RSS of the runtime on a
+// SmolLM2-135M-shaped random model at 4k and 16k context, for ThinK ratios 0, 0.4 and 0.5.
+// Each configuration runs in its own child process, so each peak RSS is that configuration's.
+//   npx tsx scripts/bench-memory.ts [--contexts 4096,16384] [--ratios 0,0.4,0.5] [--model DIR]
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Engine } from '../runtime/engine';
+import { makeRandomModel } from '../runtime/makeRandom';
+
+const root = resolve(__dirname, '..');
+const SMOLLM2 = resolve(root, '../shared/models/smollm2-135m-instruct');
+const MiB = 2 ** 20;
+
+interface Row {
+  context: number;
+  ratio: number;
+  keyBytes: number;
+  valueBytes: number;
+  fullKeyBytes: number;
+  peakRssBytes: number;
+  rssAfterBytes: number;
+  prefillTokensPerSec: number;
+}
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : fallback;
+}
+
+/** VmHWM: the process's peak resident set, from the kernel. */
+function peakRss(): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) * 1024 : process.resourceUsage().maxRSS * 1024;
+}
+
+async function child(model: string, context: number, ratio: number): Promise<void> {
+  const engine = await Engine.load({ modelDir: model, contextLength: context + 64, think: { ratio } }, () => {});
+  const vocab = engine.loaded.model.vocabSize;
+  let x = 12345;
+  const ids = Array.from({ length: context }, () => ((x = (x * 1103515245 + 12345) % 2 ** 31), 3 + (x % (vocab - 3))));
+  const r = await engine.generate({ requestId: 'm', prompt: { ids }, maxNewTokens: 4 }, {
+    onToken() {},
+    onProgress() {},
+    onMasks() {},
+    isCancelled: () => false,
+  });
+  (globalThis as { gc?: () => void }).gc?.();
+  const row: Row = {
+    context,
+    ratio,
+    keyBytes: r.cache.keyBytes,
+    valueBytes: r.cache.valueBytes,
+    fullKeyBytes: r.cache.fullKeyBytes,
+    peakRssBytes: peakRss(),
+    rssAfterBytes: process.memoryUsage().rss,
+    prefillTokensPerSec: r.timings.prefillTokensPerSec,
+  };
+  process.stdout.write(`ROW ${JSON.stringify(row)}\n`);
+  await engine.dispose();
+}
+
+async function main(): Promise<void> {
+  if (process.argv[2] === '--child') return child(process.argv[3], Number(process.argv[4]), Number(process.argv[5]));
+  let model = arg('model', '');
+  if (!model) {
+    if (!existsSync(SMOLLM2)) throw new Error(`SmolLM2 config not found at ${SMOLLM2}; pass --model DIR`);
+    model = join(root, '.cache/bench-models/memory-smollm2-135m-f32');
+    if (!existsSync(join(model, 'model.safetensors'))) {
+      mkdirSync(model, { recursive: true });
+      const config = JSON.parse(readFileSync(join(SMOLLM2, 'config.json'), 'utf8'));
+      await makeRandomModel({ config, outDir: model, dtype: 'F32', seed: 1, tokenizerDir: SMOLLM2 });
+    }
+  }
+  const contexts = arg('contexts', '4096,16384').split(',').map(Number);
+  const ratios = arg('ratios', '0,0.4,0.5').split(',').map(Number);
+  const rows: Row[] = [];
+  for (const context of contexts)
+    for (const ratio of ratios) {
+      const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', __filename, '--child', model, String(context), String(ratio)], {
+        cwd: root,
+        encoding: 'utf8',
+        maxBuffer: 1 << 26,
+      });
+      const line = r.stdout.split('\n').find((l) => l.startsWith('ROW '));
+      if (!line) throw new Error(`child failed (context ${context}, ratio ${ratio}):\n${r.stderr}`);
+      rows.push(JSON.parse(line.slice(4)));
+      console.error(`done: context ${context}, ratio ${ratio}`);
+    }
+  const base = (c: number) => rows.find((r) => r.context === c && r.ratio === 0);
+  console.log(`\nModel: ${model}; float32 cache, fp32 weights; peak RSS includes prefill, which holds full keys until ThinK prunes them.\n`);
+  console.log('| context | ratio | key MiB | key / unpruned | value MiB | peak RSS MiB | RSS after MiB | peak vs ratio 0 | prefill tok/s |');
+  console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const r of rows) {
+    const b = base(r.context);
+    console.log(
+      `| ${r.context} | ${r.ratio} | ${(r.keyBytes / MiB).toFixed(1)} | ${(r.keyBytes / r.fullKeyBytes).toFixed(3)} | ${(r.valueBytes / MiB).toFixed(1)} | ${(r.peakRssBytes / MiB).toFixed(0)} | ${(r.rssAfterBytes / MiB).toFixed(0)} | ${b ? (r.peakRssBytes / b.peakRssBytes).toFixed(3) : '-'} | ${r.prefillTokensPerSec.toFixed(0)} |`,
+    );
+  }
+  mkdirSync(join(root, 'bench-results'), { recursive: true });
+  writeFileSync(join(root, 'bench-results/memory.json'), JSON.stringify({ model, rows }, null, 2));
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});
