@@ -55,7 +55,7 @@ for (const c of cases) {
           for (let i = 0; i < want.length; i++) diff = Math.max(diff, Math.abs(got[i] - want[i]));
           assert.ok(diff < 1e-3, `final logits within 1e-3 of float64 (max diff ${diff})`);
         }
-        if (think.ratio > 0) {
+        if (think !== NO_THINK) {
           assert.ok(r.cache.prunedTokens > PROMPT.length - think.recent, 'generated keys were flushed to compact storage');
           assert.deepEqual(engine.snapshot().masks!.layers.map((l) => l.map((h) => h.kept)), expected.kept, 'kept channels');
         }

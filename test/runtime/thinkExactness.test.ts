@@ -41,7 +41,7 @@ async function prefill(r: Runner, ids: number[], think: ThinkSettings): Promise<
   const cache = new KvCache(c.layers, c.kvHeads, c.headDim, ids.length + 16);
   const qsq = Array.from({ length: c.layers }, () => new Float64Array(c.kvHeads * c.headDim));
   const windowFrom = ids.length - Math.min(think.window, ids.length);
-  let logits = new Float32Array();
+  let logits: Float32Array = new Float32Array(0);
   for (let at = 0; at < ids.length; at += 16) logits = await r.step(cache, ids.slice(at, at + 16), { windowFrom, querySquares: qsq });
   return { cache, qsq, logits };
 }
