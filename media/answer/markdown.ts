@@ -90,7 +90,8 @@ function blockElement(token: Token): HTMLElement {
   const tag = BLOCK_TAGS.has(token.tag) ? (token.tag as keyof HTMLElementTagNameMap) : 'div';
   const node = el(tag);
   if (tag === 'ol') {
-    const start = Number(token.attrGet('start'));
+    const raw = token.attrGet('start');
+    const start = raw === null ? 1 : Number(raw);
     if (Number.isInteger(start) && start >= 0 && start !== 1) node.setAttribute('start', String(start));
   }
   if (tag === 'th' || tag === 'td') {

@@ -101,7 +101,15 @@ export class AnswerView {
     this.renderCache(state.cache);
     if (state.masks !== this.shownMasks) {
       this.shownMasks = state.masks;
-      if (state.masks) replaceChildren(byId('mask-view'), renderMaskHeatmap(state.masks, { compact: true }));
+      const m = state.masks;
+      if (m) {
+        const heads = m.layers[0]?.length ?? 0;
+        replaceChildren(
+          byId('mask-view'),
+          renderMaskHeatmap(m, { compact: true }),
+          el('p', { className: 'muted caption' }, `${m.layers.length} layers x ${heads} KV heads, head_dim ${m.headDim}; darker keeps more channels`),
+        );
+      }
     }
   }
 
