@@ -11,6 +11,15 @@ import type { Ctx, LoadedModel } from './ctx';
 /** Where a generation's messages go (an Answer panel, or nowhere for intermediate chunk summaries). */
 export type AnswerPost = (message: AnswerInMessage) => void;
 
+const turns = new WeakMap<object, number>();
+
+/** Turn numbers of one Answer panel, shared by every command that writes into it. */
+export function nextTurn(panel: object): number {
+  const n = (turns.get(panel) ?? 0) + 1;
+  turns.set(panel, n);
+  return n;
+}
+
 export interface StreamOptions {
   ctx: Ctx;
   model: LoadedModel;
@@ -19,6 +28,8 @@ export interface StreamOptions {
   token?: vscode.CancellationToken;
   /** Called with the text generated so far, after each token. */
   onText?: (text: string) => void;
+  /** Forward progress notifications even when tokens are not posted (intermediate steps). */
+  postProgressOnly?: boolean;
 }
 
 export async function streamGenerate(o: StreamOptions): Promise<GenerateResult> {
@@ -31,17 +42,18 @@ export async function streamGenerate(o: StreamOptions): Promise<GenerateResult> 
     o.ctx.onToken(
       mine((e) => {
         text += e.text;
-        o.post?.({ type: 'token', text: e.text });
+        if (!o.postProgressOnly) o.post?.({ type: 'token', text: e.text });
         o.onText?.(text);
       }),
     ),
     o.ctx.onProgress(mine((e) => o.post?.({ type: 'progress', progress: e }))),
-    o.ctx.onMasks(mine((e) => o.post?.({ type: 'masks', masks: e.masks }))),
+    o.ctx.onMasks(mine((e) => (o.postProgressOnly ? undefined : o.post?.({ type: 'masks', masks: e.masks })))),
   ];
+  o.ctx.cacheEpoch++;
   try {
     const result = await o.ctx.busy(() => o.model.client.request('generate', { ...o.params, requestId }, o.token));
     o.ctx.noteCache(result.cache);
-    o.post?.({ type: 'done', result: { finishReason: result.finishReason, cache: result.cache, timings: result.timings } });
+    if (!o.postProgressOnly) o.post?.({ type: 'done', result: { finishReason: result.finishReason, cache: result.cache, timings: result.timings } });
     o.ctx.log.info(
       `generate ${requestId}: ${result.promptTokens} prompt tokens, ${result.ids.length} generated, ${result.finishReason}, ` +
         `prefill ${Math.round(result.timings.prefillTokensPerSec)} tok/s, decode ${result.timings.decodeMsPerToken.toFixed(1)} ms/token`,

@@ -45,6 +45,11 @@ export class Ctx implements vscode.Disposable {
   /** Latest cache figures (from progress notifications and generate results); cleared on restart. */
   lastCache: CacheStats | undefined;
   lastMasks: MasksNotification['masks'] | undefined;
+  /**
+   * Bumped by every generate: a follow-up may extend the runtime's cache only if no other request
+   * (a Summarize, another panel's question) replaced that cache in between.
+   */
+  cacheEpoch = 0;
   private loaded: (LoadedModel & { key: string }) | undefined;
   private loading: Promise<LoadedModel> | undefined;
   private loadingKey = '';
