@@ -21,6 +21,28 @@ export interface ThinkSettings {
 
 export const DEFAULT_THINK: ThinkSettings = { ratio: 0.5, window: 32, recent: 32, flush: 128 };
 
+/** Token eviction after prefill, before channel pruning (docs/compression.md). */
+export interface EvictSettings {
+  method: 'snapkv' | 'h2o';
+  /** B: prefix tokens kept besides the observation window. */
+  tokenBudget: number;
+  /** Observation window (default 32). */
+  window: number;
+  /** SnapKV max-pool kernel (default 7; H2O ignores it). */
+  kernel: number;
+}
+
+/** What composes with ThinK (docs/compression.md). */
+export interface CompressionSettings {
+  evict: EvictSettings | null;
+  /** KIVI quantization of compressed tokens' keys (per channel) and values (per token). */
+  kvBits: 2 | 4 | null;
+  /** Fraction of value channels dropped for compressed tokens (0 = off). */
+  pruneValues: number;
+}
+
+export const DEFAULT_COMPRESSION: CompressionSettings = { evict: null, kvBits: null, pruneValues: 0 };
+
 export type Device = 'cpu' | 'webgpu' | 'cuda';
 
 // ---------------------------------------------------------------------------------------------
@@ -38,6 +60,9 @@ export interface LoadParams {
   quantize?: 'int8' | 'int4';
   /** Prompt tokens per prefill step (default 256); cancellation is checked between chunks. */
   prefillChunk?: number;
+  compression?: Partial<CompressionSettings>;
+  /** Memory-budget mode: pick compression per request so the cache fits this many MB. */
+  memoryBudgetMb?: number;
 }
 
 export interface ModelInfo {
@@ -99,6 +124,21 @@ export interface GenerateParams {
   cache?: 'reset' | 'extend';
   /** Per-request ThinK override (else the load-time settings). */
   think?: Partial<ThinkSettings>;
+  compression?: Partial<CompressionSettings>;
+  /** Per-request memory budget (else the load-time one). */
+  memoryBudgetMb?: number;
+}
+
+/** What memory-budget mode chose for a request. */
+export interface BudgetChoice {
+  budgetMb: number;
+  think: ThinkSettings;
+  compression: CompressionSettings;
+  /** Projected cache bytes for the prompt plus the requested new tokens. */
+  projectedBytes: number;
+  tokensPerMb: number;
+  /** Full-precision K/V the prefill holds until the prompt is compressed. */
+  prefillTransientBytes: number;
 }
 
 export type FinishReason = 'eos' | 'length' | 'stop' | 'cancelled' | 'context';
@@ -126,6 +166,14 @@ export interface CacheStats {
   bytesPerElement: number;
   /** Allocated capacity in bytes (preallocated buffers). */
   allocatedBytes: number;
+  /** All cache bytes (keys, values, codes, scales, indices) / cached tokens. */
+  bytesPerToken: number;
+  /** What an unpruned float16 cache takes per token: layers x kvHeads x D x 2 x 2. */
+  fp16FullBytesPerToken: number;
+  /** Prompt tokens evicted (per KV head; every head evicts as many). */
+  evictedTokens: number;
+  /** Compressed tokens held as KIVI codes. */
+  quantizedTokens: number;
 }
 
 export interface GenerateResult {
@@ -136,6 +184,8 @@ export interface GenerateResult {
   finishReason: FinishReason;
   cache: CacheStats;
   timings: Timings;
+  /** Set in memory-budget mode. */
+  budget?: BudgetChoice;
 }
 
 /** Per layer and KV head: what ThinK kept. */
