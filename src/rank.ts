@@ -41,23 +41,51 @@ const WORD = /[A-Za-z0-9]+/g;
 // Lower->Upper boundary, acronym->word boundary (HTTPServer -> HTTP|Server), letter<->digit.
 const SPLIT = /(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|(?<=[A-Za-z])(?=[0-9])|(?<=[0-9])(?=[A-Za-z])/;
 
+// Identifiers joined by _ or - (snake, kebab, SCREAMING) are one name.
+const IDENT = /[A-Za-z0-9]+(?:[_-][A-Za-z0-9]+)*/g;
+
+function identifierParts(ident: string): string[] {
+  const parts: string[] = [];
+  for (const w of ident.match(WORD) ?? []) for (const p of w.split(SPLIT)) parts.push(p.toLowerCase());
+  return parts;
+}
+
 /** Splits text into lowercased identifier words (plus joined multi-word identifiers), in order. */
 export function tokenize(text: string): string[] {
   const out: string[] = [];
-  // Identifiers joined by _ or - (snake, kebab, SCREAMING) are one name: keep their joined form too.
-  for (const ident of text.match(/[A-Za-z0-9]+(?:[_-][A-Za-z0-9]+)*/g) ?? []) {
-    const parts: string[] = [];
-    for (const w of ident.match(WORD) ?? []) for (const p of w.split(SPLIT)) parts.push(p.toLowerCase());
+  for (const ident of text.match(IDENT) ?? []) {
+    const parts = identifierParts(ident);
     out.push(...parts);
     if (parts.length > 1) out.push(parts.join(''));
   }
   return out;
 }
 
-/** The query's terms: tokenized like documents, without question words, each term once. */
-export function queryTerms(query: string): string[] {
-  const terms = tokenize(query).filter((t) => !QUERY_STOPWORDS.has(t));
-  return [...new Set(terms)];
+export interface QueryTerm {
+  term: string;
+  weight: number;
+}
+
+/**
+ * The query's terms: tokenized like documents, without question words, each term once. A
+ * multi-word identifier in the question is the most specific thing the user typed, so its joined
+ * form weighs 2 and its separate words 0.5 each (they are common on their own: "config", "file");
+ * a plain word weighs 1. A term seen in several roles keeps its largest weight.
+ */
+export function queryTerms(query: string): QueryTerm[] {
+  const weights = new Map<string, number>();
+  const put = (t: string, w: number) => {
+    if (!QUERY_STOPWORDS.has(t)) weights.set(t, Math.max(weights.get(t) ?? 0, w));
+  };
+  for (const ident of query.match(IDENT) ?? []) {
+    const parts = identifierParts(ident);
+    if (parts.length === 1) put(parts[0], 1);
+    else {
+      for (const p of parts) put(p, 0.5);
+      put(parts.join(''), 2);
+    }
+  }
+  return [...weights].map(([term, weight]) => ({ term, weight }));
 }
 
 interface FieldIndex {
@@ -84,16 +112,16 @@ function indexField(docs: readonly string[], terms: ReadonlySet<string>): FieldI
   return { tf, len, avgLen: docs.length ? total / docs.length : 0, df };
 }
 
-function bm25(ix: FieldIndex, doc: number, terms: readonly string[], n: number, k1: number, b: number): number {
+function bm25(ix: FieldIndex, doc: number, terms: readonly QueryTerm[], n: number, k1: number, b: number): number {
   let s = 0;
   const norm = ix.avgLen > 0 ? ix.len[doc] / ix.avgLen : 0;
-  for (const t of terms) {
+  for (const { term: t, weight } of terms) {
     const f = ix.tf[doc].get(t);
     if (!f) continue;
     const df = ix.df.get(t) ?? 0;
     // BM25+'s non-negative IDF variant: a term in most documents still counts a little, never negatively.
     const idf = Math.log(1 + (n - df + 0.5) / (df + 0.5));
-    s += (idf * (f * (k1 + 1))) / (f + k1 * (1 - b + b * norm));
+    s += (weight * idf * (f * (k1 + 1))) / (f + k1 * (1 - b + b * norm));
   }
   return s;
 }
@@ -110,7 +138,7 @@ export function rankFiles<T extends RankInput>(files: readonly T[], query: strin
     throw new Error(`rankFiles: need k1 >= 0, 0 <= b <= 1, pathBoost >= 0 (got k1=${k1}, b=${b}, pathBoost=${pathBoost})`);
   }
   const terms = queryTerms(query);
-  const termSet = new Set(terms);
+  const termSet = new Set(terms.map((t) => t.term));
   const n = files.length;
   let scores: number[];
   if (terms.length === 0) {
