@@ -174,6 +174,7 @@ export interface WebviewPage {
 
 export async function openWebview(context: BrowserContext, server: WebviewServer, view: WebviewName): Promise<WebviewPage> {
   const page = await context.newPage();
+  page.setDefaultTimeout(10_000); // everything here is local: a wait this long means a bug
   const dialogs: string[] = [];
   const errors: string[] = [];
   const cspViolations: string[] = [];
