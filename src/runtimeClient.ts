@@ -75,12 +75,9 @@ export class RuntimeClient implements vscode.Disposable {
     // Writing to a dead child's stdin raises EPIPE on the stream; the exit handler reports the real cause.
     this.child.stdin!.on('error', () => undefined);
     this.connection.onError(([err]) => this.log.warn(`runtime connection: ${err.message}`));
-    this.connection.onNotification(rpcLogMethod, (p: RpcNotifications['log']) => {
-      const line = `runtime: ${p.message}`;
-      if (p.level === 'error') this.log.error(line);
-      else if (p.level === 'warn') this.log.warn(line);
-      else this.log.info(line);
-    });
+    // The runtime writes every log line to stderr as well as sending it as a `log` notification;
+    // stderr is the one we keep (it also carries crashes and stack traces), so ignore the copy.
+    this.connection.onNotification(rpcLogMethod, () => undefined);
     this.connection.listen();
 
     let pending = '';
@@ -89,13 +86,13 @@ export class RuntimeClient implements vscode.Disposable {
       pending += chunk;
       const lines = pending.split(/\r?\n/);
       pending = lines.pop() ?? '';
-      for (const l of lines) if (l.trim()) this.log.info(`runtime stderr: ${l}`);
+      for (const l of lines) if (l.trim()) this.logStderr(l);
     });
 
     this.exited = new Promise((resolve) => {
       const finish = (info: Omit<ExitInfo, 'expected'>) => {
         if (this.exitInfo) return;
-        if (pending.trim()) this.log.info(`runtime stderr: ${pending}`);
+        if (pending.trim()) this.logStderr(pending);
         this.exitInfo = { ...info, expected: this.stopping };
         // Disposing the connection rejects every pending request; we translate those rejections.
         this.connection.dispose();
@@ -105,6 +102,15 @@ export class RuntimeClient implements vscode.Disposable {
       this.child.on('error', (e) => finish({ code: null, signal: null, spawnError: e.message }));
       this.child.on('exit', (code, signal) => finish({ code, signal }));
     });
+  }
+
+  /** Lines the runtime tagged `[warn] ...` / `[error] ...` keep their level; anything else is info. */
+  private logStderr(line: string): void {
+    const m = /^\[(info|warn|error|debug)\] (.*)$/.exec(line);
+    const text = `runtime: ${m ? m[2] : line}`;
+    if (m?.[1] === 'error') this.log.error(text);
+    else if (m?.[1] === 'warn') this.log.warn(text);
+    else this.log.info(text);
   }
 
   static start(launch: RuntimeLaunch, log: RuntimeLog): RuntimeClient {

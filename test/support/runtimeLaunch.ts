@@ -34,3 +34,13 @@ export function isAlive(pid: number | undefined): boolean {
 export async function until(cond: () => boolean, stepMs = 20): Promise<void> {
   while (!cond()) await new Promise((r) => setTimeout(r, stepMs));
 }
+
+/** The real pretrained model the runtime tests use (absent outside this workplace: tests skip). */
+export const STORIES_DIR = path.resolve(repoRoot, '../shared/models/stories260k');
+
+/** Why a test that needs the real runtime and stories260k cannot run here, or undefined if it can. */
+export function realRuntimeMissing(): string | undefined {
+  if (!fs.existsSync(path.join(repoRoot, 'runtime/main.ts'))) return 'runtime/main.ts not found: the real runtime is not in this tree';
+  if (!fs.existsSync(path.join(STORIES_DIR, 'config.json'))) return `model folder not found: ${STORIES_DIR}`;
+  return undefined;
+}
