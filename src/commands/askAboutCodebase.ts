@@ -211,7 +211,7 @@ export class AskCommand implements vscode.Disposable {
       } else {
         params = { ...common, ...(await this.freshContext(session, loaded, question, cts.token, post)) };
       }
-      if (cts.token.isCancellationRequested) return post({ type: 'done', result: this.emptyResult() });
+      if (cts.token.isCancellationRequested) return post({ type: 'error', message: 'Stopped before the answer started.' });
       try {
         await streamGenerate({ ctx: this.ctx, model: loaded, params, post, token: cts.token });
       } catch (e) {
@@ -224,7 +224,7 @@ export class AskCommand implements vscode.Disposable {
       if (session.cache) session.cache.epoch = this.ctx.cacheEpoch;
     } catch (e) {
       session.cache = undefined;
-      if (e instanceof vscode.CancellationError) return post({ type: 'done', result: this.emptyResult() });
+      if (e instanceof vscode.CancellationError) return post({ type: 'error', message: 'Stopped before the answer started.' });
       const message =
         e instanceof RuntimeExitedError
           ? `${e.message} It is being restarted; ask again.`
@@ -265,12 +265,6 @@ export class AskCommand implements vscode.Disposable {
     // epoch -1 until the generation that fills the cache has finished.
     session.cache = { loaded, epoch: -1, stamps, summary: s };
     return { prompt: { messages: firstTurnMessages(context.prompt, question) }, cache: 'reset' };
-  }
-
-  private emptyResult() {
-    const c = this.ctx.lastCache;
-    const cache = c ?? { tokens: 0, prunedTokens: 0, fullTokens: 0, keyBytes: 0, valueBytes: 0, fullKeyBytes: 0, pruneRatio: 0, bytesPerElement: 4, allocatedBytes: 0 };
-    return { finishReason: 'cancelled' as const, cache, timings: { loadMs: 0, prefillMs: 0, prefillTokensPerSec: 0, decodeMsPerToken: 0 } };
   }
 
   dispose(): void {

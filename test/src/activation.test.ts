@@ -1,0 +1,77 @@
+// Activation and deactivation of the real extension entry (src/main.ts) on the vscode mock.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { mock, Uri } from '../support/vscode';
+import { startExtension } from '../support/extensionHarness';
+import { isAlive, realRuntimeMissing, STORIES_DIR, until } from '../support/runtimeLaunch';
+
+const storiesMissing = fs.existsSync(STORIES_DIR) ? undefined : `model folder not found: ${STORIES_DIR}`;
+
+const COMMANDS = [
+  'thinkLens.askAboutCodebase',
+  'thinkLens.summarizeFile',
+  'thinkLens.openCacheInspector',
+  'thinkLens.selectModelFolder',
+  'thinkLens.downloadModel',
+  'thinkLens.restartRuntime',
+];
+
+test('package.json declares every command, the menus, the settings and limited untrusted-workspace support', async () => {
+  const pkg = (await import('../../package.json')).default as Record<string, any>;
+  assert.equal(pkg.main, './dist/extension.js');
+  assert.deepEqual(pkg.contributes.commands.map((c: { command: string }) => c.command).sort(), [...COMMANDS].sort());
+  for (const menu of ['editor/title', 'editor/context', 'explorer/context']) {
+    assert.ok(pkg.contributes.menus[menu].some((m: { command: string }) => m.command === 'thinkLens.summarizeFile'), menu);
+  }
+  assert.deepEqual(Object.keys(pkg.contributes.configuration.properties).sort(), [
+    'thinkLens.device', 'thinkLens.maxNewTokens', 'thinkLens.memoryBudgetMb', 'thinkLens.model',
+    'thinkLens.observationWindow', 'thinkLens.pruneRatio', 'thinkLens.recent', 'thinkLens.temperature',
+  ]);
+  assert.equal(pkg.capabilities.untrustedWorkspaces.supported, 'limited');
+  assert.ok(pkg.capabilities.untrustedWorkspaces.restrictedConfigurations.includes('thinkLens.model'));
+});
+
+test('with no model configured, activation says how to get one and starts nothing', async (t) => {
+  const h = await startExtension();
+  t.after(() => h.close());
+  const shown = await mock.waitForMessage((m) => /no model/.test(m.message));
+  assert.equal(shown.kind, 'info');
+  assert.match(shown.message, /Select a local Hugging Face model folder \(config\.json, \*\.safetensors, tokenizer\.json\), or download a small model from the Hub/);
+  assert.deepEqual(shown.items, ['Select Model Folder', 'Download Model']);
+  assert.equal(h.api.ctx.supervisor.state, 'stopped');
+  assert.equal(h.api.ctx.supervisor.current, undefined, 'no runtime process was started');
+  assert.deepEqual(mock.registeredCommands().sort(), [...COMMANDS].sort());
+  const status = mock.statusBarItems[0];
+  assert.equal(status.visible, true);
+  assert.match(status.text, /ThinK: no model/);
+  assert.equal(status.command, 'thinkLens.selectModelFolder');
+  assert.ok(mock.outputChannels.some((c) => c.name === 'ThinK Lens' && c.log));
+});
+
+test('choosing Select Model Folder from the activation message configures the chosen folder', { skip: storiesMissing }, async (t) => {
+  const h = await startExtension({
+    script: () => {
+      mock.respond((m) => (m.items.includes('Select Model Folder') ? 'Select Model Folder' : undefined));
+      mock.queueOpenDialog([Uri.file(STORIES_DIR)]);
+    },
+  });
+  t.after(() => h.close());
+  await until(() => h.api.ctx.config.model === STORIES_DIR);
+  assert.match(mock.statusBarItems[0].text, /ThinK: stopped/);
+  assert.equal(h.api.ctx.supervisor.current, undefined, 'selecting a folder loads nothing yet');
+});
+
+test('deactivation disposes everything: the runtime process is gone, status bar and log disposed', { skip: realRuntimeMissing() }, async () => {
+  const h = await startExtension({ settings: { 'thinkLens.model': STORIES_DIR } });
+  assert.equal(mock.messages.length, 0, 'a configured model needs no hint');
+  const loaded = await h.api.ctx.ensureModel();
+  const pid = loaded.client.pid;
+  assert.ok(isAlive(pid));
+  assert.match(mock.statusBarItems[0].text, /ThinK: ready/);
+  await h.close();
+  assert.equal(isAlive(pid), false, 'the runtime process is gone after deactivate');
+  assert.equal(mock.statusBarItems[0].disposed, true);
+  assert.equal(mock.outputChannels[0].disposed, true);
+  assert.deepEqual(mock.registeredCommands(), []);
+});
