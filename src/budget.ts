@@ -10,7 +10,11 @@
 //   full   F = min(P, recent) + A    (the recent window and every generated token keep full keys;
 //                                     flush can only lower this, so the estimate is safe)
 //   pruned P - min(P, recent)
-// so P fits when  pruned * bytesPerPruned + F * bytesPerFull <= budgetMb * 2^20.
+// plus the kept-channel indices, a constant 8 * H * sum_l kept_l bytes (int64, as the runtime stores
+// and counts them), so P fits when
+//   pruned * bytesPerPruned + F * bytesPerFull + indexBytes <= budgetMb * 2^20.
+// Compression the runtime may add on top (eviction, KIVI, value pruning: docs/compression.md) only
+// lowers the real figure, so this ThinK-only float32 estimate is on the safe side.
 // The answer is the largest such P, then clamped to contextLength - A (the model's window) and
 // reduced by `overheadTokens` (question, chat template) that share the prompt with the files.
 
@@ -40,6 +44,7 @@ export interface TokenBudget {
 }
 
 const BYTES_PER_ELEMENT = 4;
+const INDEX_BYTES = 8;
 
 function check(ok: boolean, message: string): void {
   if (!ok) throw new Error(`token budget: ${message}`);
@@ -55,18 +60,19 @@ export function keptChannels(ratio: number | number[], layers: number, headDim: 
   });
 }
 
-export function bytesPerToken(model: Pick<ModelShape, 'layers' | 'kvHeads' | 'headDim'>, ratio: number | number[]): { pruned: number; full: number } {
+export function bytesPerToken(model: Pick<ModelShape, 'layers' | 'kvHeads' | 'headDim'>, ratio: number | number[]): { pruned: number; full: number; indexBytes: number } {
   const { layers, kvHeads, headDim } = model;
   const kept = keptChannels(ratio, layers, headDim);
   const pruned = BYTES_PER_ELEMENT * kvHeads * kept.reduce((s, k) => s + k + headDim, 0);
   const full = BYTES_PER_ELEMENT * kvHeads * layers * 2 * headDim;
-  return { pruned, full };
+  const indexBytes = INDEX_BYTES * kvHeads * kept.reduce((s, k) => s + k, 0);
+  return { pruned, full, indexBytes };
 }
 
 /** Cache bytes at their largest for a prompt of `prompt` tokens and `answer` generated tokens. */
-export function cacheBytes(prompt: number, answer: number, recent: number, perToken: { pruned: number; full: number }): number {
+export function cacheBytes(prompt: number, answer: number, recent: number, perToken: { pruned: number; full: number; indexBytes: number }): number {
   const fullPrompt = Math.min(prompt, recent);
-  return (prompt - fullPrompt) * perToken.pruned + (fullPrompt + answer) * perToken.full;
+  return (prompt - fullPrompt) * perToken.pruned + (fullPrompt + answer) * perToken.full + perToken.indexBytes;
 }
 
 export function tokenBudget(input: BudgetInput): TokenBudget {
@@ -81,9 +87,9 @@ export function tokenBudget(input: BudgetInput): TokenBudget {
   check(Number.isInteger(overhead) && overhead >= 0, `overheadTokens must be an integer >= 0, got ${overhead}`);
 
   const per = bytesPerToken(model, think.ratio);
-  const bytes = Math.floor(memoryBudgetMb * 1024 * 1024);
+  const bytes = Math.floor(memoryBudgetMb * 1024 * 1024) - per.indexBytes;
   let memoryTokens: number;
-  if (answerTokens * per.full > bytes) {
+  if (bytes < 0 || answerTokens * per.full > bytes) {
     memoryTokens = 0;
   } else {
     const recent = think.recent;

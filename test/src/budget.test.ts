@@ -7,11 +7,11 @@ import { bytesPerToken, cacheBytes, keptChannels, tokenBudget } from '../../src/
 // SmolLM2-135M's shape: 30 layers, 3 KV heads, head_dim 64, 8192 context.
 const smol = { layers: 30, kvHeads: 3, headDim: 64, contextLength: 8192 };
 
-test('bytes per token: pruned = 4*H*sum(kept+D), full = 4*H*L*2D', () => {
-  // ratio 0.5 -> kept 32: pruned = 4*3*30*(32+64) = 34560; full = 4*3*30*128 = 46080.
-  assert.deepEqual(bytesPerToken(smol, 0.5), { pruned: 34560, full: 46080 });
+test('bytes per token: pruned = 4*H*sum(kept+D), full = 4*H*L*2D, indices 8*H*sum(kept) once', () => {
+  // ratio 0.5 -> kept 32: pruned = 4*3*30*(32+64) = 34560; full = 4*3*30*128 = 46080; 8*3*30*32 = 23040.
+  assert.deepEqual(bytesPerToken(smol, 0.5), { pruned: 34560, full: 46080, indexBytes: 23040 });
   // ratio 0 keeps everything: both widths equal.
-  assert.deepEqual(bytesPerToken(smol, 0), { pruned: 46080, full: 46080 });
+  assert.deepEqual(bytesPerToken(smol, 0), { pruned: 46080, full: 46080, indexBytes: 46080 });
   // ThinK's rounding: kept = D - floor(ratio*D): 0.3*64 = 19.2 -> drop 19, keep 45.
   assert.deepEqual(keptChannels(0.3, 2, 64), [45, 45]);
   assert.deepEqual(keptChannels([0, 0.5, 0.99], 3, 8), [8, 4, 1]);
@@ -20,8 +20,8 @@ test('bytes per token: pruned = 4*H*sum(kept+D), full = 4*H*L*2D', () => {
 test('memory-limited budget equals the hand-computed value and is the largest that fits', () => {
   const think = { ratio: 0.5, recent: 32 };
   const b = tokenBudget({ memoryBudgetMb: 64, model: smol, think, answerTokens: 256 });
-  // bytes = 67108864; answer 256*46080 = 11796480; left 55312384; recent 32*46080 = 1474560;
-  // left 53837824 / 34560 = 1557.81 -> 1557; prompt = 32 + 1557 = 1589.
+  // bytes = 67108864 - 23040 indices = 67085824; answer 256*46080 = 11796480; left 55289344;
+  // recent 32*46080 = 1474560; left 53814784 / 34560 = 1557.1 -> 1557; prompt = 32 + 1557 = 1589.
   assert.equal(b.tokens, 1589);
   assert.equal(b.memoryTokens, 1589);
   assert.equal(b.limitedBy, 'memory');
@@ -38,13 +38,13 @@ test('pruning buys tokens: a higher ratio never lowers the budget', () => {
     prev = t;
   }
   const none = tokenBudget({ memoryBudgetMb: 32, model: smol, think: { ratio: 0, recent: 32 }, answerTokens: 64 }).tokens;
-  // Without pruning it is plain division: floor(32 MiB / 46080) - 64 answer tokens.
-  assert.equal(none, Math.floor((32 * 2 ** 20) / 46080) - 64);
+  // Without pruning it is plain division: floor((32 MiB - indices) / 46080) - 64 answer tokens.
+  assert.equal(none, Math.floor((32 * 2 ** 20 - 46080) / 46080) - 64);
 });
 
 test('a memory budget inside the recent window counts every token at full width', () => {
-  // 10 full tokens of 46080 bytes = 460800 bytes = 0.439 MiB.
-  const b = tokenBudget({ memoryBudgetMb: 460800 / 2 ** 20, model: smol, think: { ratio: 0.5, recent: 32 }, answerTokens: 0 });
+  // 10 full tokens of 46080 bytes = 460800 bytes, plus 23040 bytes of indices.
+  const b = tokenBudget({ memoryBudgetMb: (460800 + 23040) / 2 ** 20, model: smol, think: { ratio: 0.5, recent: 32 }, answerTokens: 0 });
   assert.equal(b.tokens, 10);
   // Not even the answer fits: zero, not negative.
   assert.equal(tokenBudget({ memoryBudgetMb: 1, model: smol, think: { ratio: 0.5, recent: 32 }, answerTokens: 1000 }).tokens, 0);
