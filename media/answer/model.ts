@@ -17,6 +17,8 @@ export interface Turn {
 }
 
 export interface AnswerState {
+  /** Bumped when a turn-1 question starts a new conversation (the view then clears the transcript). */
+  conversation: number;
   turns: Turn[];
   context?: ContextSummary;
   progress?: ProgressNotification;
@@ -24,7 +26,7 @@ export interface AnswerState {
   masks?: ThinkMasks;
 }
 
-export const EMPTY_ANSWER_STATE: AnswerState = { turns: [] };
+export const EMPTY_ANSWER_STATE: AnswerState = { conversation: 0, turns: [] };
 
 /** True while the latest turn is still being answered (the Stop button is live). */
 export function isRunning(state: AnswerState): boolean {
@@ -34,12 +36,12 @@ export function isRunning(state: AnswerState): boolean {
 
 export function applyAnswerMessage(state: AnswerState, message: AnswerInMessage): AnswerState {
   switch (message.type) {
-    case 'question':
-      return {
-        ...state,
-        progress: undefined,
-        turns: [...state.turns, { turn: message.turn, question: message.question, answer: '', status: 'waiting' }],
-      };
+    case 'question': {
+      const turn: Turn = { turn: message.turn, question: message.question, answer: '', status: 'waiting' };
+      // Turn 1 is a new question on a fresh cache: the previous conversation and its figures go.
+      if (message.turn <= 1 && state.turns.length > 0) return { conversation: state.conversation + 1, turns: [turn] };
+      return { ...state, progress: undefined, turns: [...state.turns, turn] };
+    }
     case 'context':
       return { ...state, context: message.summary };
     case 'token':

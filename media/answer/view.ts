@@ -30,6 +30,7 @@ export class AnswerView {
   private readonly input: HTMLTextAreaElement;
   private readonly turnNodes: TurnNodes[] = [];
   private shownMasks: ThinkMasks | undefined;
+  private conversation = 0;
 
   constructor(root: HTMLElement, private readonly handlers: AnswerViewHandlers) {
     this.status = el('span', { className: 'status', attrs: { id: 'status', role: 'status', 'aria-live': 'polite' } }, 'Waiting for a question…');
@@ -95,7 +96,16 @@ export class AnswerView {
     const running = isRunning(state);
     this.stopButton.disabled = !running;
     this.askButton.disabled = running;
+    if (state.conversation !== this.conversation) {
+      this.conversation = state.conversation;
+      this.turnNodes.length = 0;
+      this.transcript.replaceChildren();
+    }
+    // Follow the stream while the reader is at the bottom; leave them alone once they scroll up.
+    const root = document.scrollingElement ?? document.documentElement;
+    const pinned = root.scrollTop + root.clientHeight >= root.scrollHeight - 48;
     state.turns.forEach((turn, i) => this.renderTurn(turn, i));
+    if (pinned && running) root.scrollTop = root.scrollHeight;
     this.status.textContent = statusLine(state);
     this.renderContext(state.context);
     this.renderCache(state.cache);

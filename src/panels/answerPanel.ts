@@ -6,6 +6,11 @@
 //   panel.post({ type: 'question', question, turn: 1 });
 //   panel.post({ type: 'context', summary }); ... 'token' / 'progress' / 'masks' / 'done' / 'error'
 //
+// A 'question' with turn 1 starts a new conversation (the webview clears its transcript); turn 2,
+// 3, ... are follow-ups appended below. Each turn ends with 'done' (finishReason 'cancelled' reads
+// "Stopped") or 'error'. Stop and follow-ups only post messages: cancelling and asking is the
+// command's job.
+//
 // Messages posted before the webview has loaded are queued and delivered in order. What the webview
 // sends back is validated (an `openCitation` path is a non-empty string and its line a positive
 // integer, but it is still a path the model wrote: the command must resolve it inside the workspace).

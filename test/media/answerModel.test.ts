@@ -40,3 +40,11 @@ test('answerModel: output before any question opens an untitled turn', () => {
   const s = replay([{ type: 'token', text: 'hi' }]);
   assert.deepEqual(s.turns, [{ turn: 1, question: '', answer: 'hi', status: 'decode' }]);
 });
+
+test('answerModel: a follow-up appends a turn; a new turn-1 question starts a new conversation', () => {
+  const first = replay(fixture.messages);
+  const follow = replay([{ type: 'question', question: 'and then?', turn: 2 }], first);
+  assert.deepEqual([follow.conversation, follow.turns.length, follow.context, follow.masks], [first.conversation, 2, first.context, first.masks]);
+  const fresh = applyAnswerMessage(follow, { type: 'question', question: 'new topic', turn: 1 });
+  assert.deepEqual(fresh, { conversation: first.conversation + 1, turns: [{ turn: 1, question: 'new topic', answer: '', status: 'waiting' }] });
+});

@@ -129,6 +129,10 @@ test('answer: the follow-up box posts ask (trimmed, not while answering), and a 
   await view.dispatch([{ type: 'question', question: 'And where are values stored?', turn: 2 }, { type: 'token', text: 'In `v.l.h`.' }]);
   assert.deepEqual(await page.locator('h2.question').allTextContents(), [(session[0] as { question: string }).question, 'And where are values stored?']);
   assert.equal(await page.locator('.answer').nth(1).textContent(), 'In v.l.h.');
+  // A new Ask (turn 1) replaces the transcript.
+  await view.dispatch([{ type: 'question', question: 'Unrelated', turn: 1 }, { type: 'token', text: 'fresh' }]);
+  assert.deepEqual(await page.locator('h2.question').allTextContents(), ['Unrelated']);
+  assert.deepEqual(await page.locator('.answer').allTextContents(), ['fresh']);
   await page.close();
 });
 
