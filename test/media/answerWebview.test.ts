@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import type { BrowserContext } from 'playwright-core';
 import { formatBytes, formatPercent } from '../../media/shared/numberFormat';
 import type { AnswerInMessage, ThinkMasks } from '../../src/protocol';
-import { launchChromium, loadFixture, openWebview, startWebviewServer, type WebviewServer } from '../support/webviewHarness';
+import { closeChromium, launchChromium, loadFixture, openWebview, startWebviewServer, type WebviewServer } from '../support/webviewHarness';
 
 let browser: BrowserContext | string = 'not launched';
 let server: WebviewServer | undefined;
@@ -16,7 +16,7 @@ before(async () => {
   if (typeof browser !== 'string') server = await startWebviewServer();
 });
 after(async () => {
-  if (typeof browser !== 'string') await browser.close();
+  await closeChromium(browser);
   await server?.close();
 });
 

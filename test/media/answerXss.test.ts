@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { BrowserContext } from 'playwright-core';
 import type { AnswerInMessage } from '../../src/protocol';
-import { launchChromium, loadFixture, openWebview, startWebviewServer, type WebviewServer } from '../support/webviewHarness';
+import { closeChromium, launchChromium, loadFixture, openWebview, startWebviewServer, type WebviewServer } from '../support/webviewHarness';
 
 let browser: BrowserContext | string = 'not launched';
 let server: WebviewServer | undefined;
@@ -15,7 +15,7 @@ before(async () => {
   if (typeof browser !== 'string') server = await startWebviewServer();
 });
 after(async () => {
-  if (typeof browser !== 'string') await browser.close();
+  await closeChromium(browser);
   await server?.close();
 });
 

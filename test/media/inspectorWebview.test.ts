@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
 import { formatBytes, formatPercent } from '../../media/shared/numberFormat';
 import type { InspectorInMessage, ProgressNotification, ThinkMasks } from '../../src/protocol';
-import { launchChromium, loadFixture, openWebview, startWebviewServer, type WebviewServer } from '../support/webviewHarness';
+import { closeChromium, launchChromium, loadFixture, openWebview, startWebviewServer, type WebviewServer } from '../support/webviewHarness';
 
 let browser: BrowserContext | string = 'not launched';
 let server: WebviewServer | undefined;
@@ -17,7 +17,7 @@ before(async () => {
   if (typeof browser !== 'string') server = await startWebviewServer();
 });
 after(async () => {
-  if (typeof browser !== 'string') await browser.close();
+  await closeChromium(browser);
   await server?.close();
 });
 

@@ -5,6 +5,7 @@
 // Debian's chromium through playwright-core and dispatch host messages as MessageEvents.
 //
 //   const browser = await launchChromium(); if (typeof browser === 'string') return t.skip(browser);
+//   ... await closeChromium(browser);
 //   const server = await startWebviewServer();
 //   const view = await openWebview(browser, server, 'answer');
 //   await view.dispatch(messages); await view.posted();
@@ -130,6 +131,17 @@ export async function startWebviewServer(): Promise<WebviewServer> {
 
 // --- browser ---------------------------------------------------------------------------------------
 
+const profiles = new Map<BrowserContext, string>();
+
+/** Closes a browser from launchChromium and removes its temporary profile. */
+export async function closeChromium(context: BrowserContext | string): Promise<void> {
+  if (typeof context === 'string') return;
+  await context.close();
+  const profile = profiles.get(context);
+  profiles.delete(context);
+  if (profile) rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
+}
+
 /** A fresh headless chromium (own profile), or the reason it cannot run (the test then skips). */
 export async function launchChromium(): Promise<BrowserContext | string> {
   if (!existsSync(CHROMIUM)) return `chromium not found at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH)`;
@@ -141,13 +153,7 @@ export async function launchChromium(): Promise<BrowserContext | string> {
       viewport: { width: 1100, height: 760 },
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
     });
-    context.on('close', () => {
-      try {
-        rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
-      } catch {
-        // chromium may still be flushing its profile; a stray temp folder is not worth a failure
-      }
-    });
+    profiles.set(context, profile);
     return context;
   } catch (e) {
     rmSync(profile, { recursive: true, force: true });
