@@ -285,7 +285,8 @@ export class EngineHost {
     this.loadResult = null;
     this.snapshotCache = null;
     const err = new WorkerExitedError(why);
-    if (!this.disposed) this.events.onLog?.('error', `${err.message}; the model must be loaded again`);
+    // With requests pending, their callers hear about it; otherwise only the log can tell.
+    if (!this.disposed && this.pending.size === 0) this.events.onLog?.('error', `${err.message}; the model must be loaded again`);
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
   }

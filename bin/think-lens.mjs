@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// The `think-lens` command. In a source checkout it runs runtime/cli.ts through tsx (a dist/ left
+// by an earlier build may be stale, so the sources win); in an installed package without sources
+// it runs the bundle, dist/cli.js. THINK_LENS_CLI=bundle forces the bundle.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+const require = createRequire(import.meta.url);
+const source = fileURLToPath(new URL('../runtime/cli.ts', import.meta.url));
+const bundle = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+
+function tsxHook() {
+  try {
+    return require.resolve('tsx/cjs');
+  } catch {
+    return null;
+  }
+}
+
+let entry;
+const hook = process.env.THINK_LENS_CLI === 'bundle' ? null : tsxHook();
+if (hook && existsSync(source)) {
+  // Our .ts files are CommonJS (no "type": "module"), so tsx's require hook is all they need.
+  require(hook);
+  entry = source;
+} else if (existsSync(bundle)) {
+  entry = bundle;
+} else {
+  process.stderr.write(`think-lens: neither ${bundle} (run npm run build) nor ${source} with tsx installed is available\n`);
+  process.exit(1);
+}
+const { main } = require(entry);
+process.exitCode = await main(process.argv.slice(2));
