@@ -2,8 +2,8 @@
 // the raw logits, then temperature, top-k, top-p (nucleus), then a draw from a seeded PRNG.
 // Temperature 0 (or unset) is greedy argmax, ties to the lowest id.
 //
-// Built for vocabularies of 128k+: one copy of the logits into a reused buffer, top-k and the
-// nucleus found by quickselect partitioning (expected O(V)), never a full sort.
+// Built for vocabularies of 128k+: one copy of the logits into a reused buffer, top-k by a heap of
+// k, the nucleus by a log-weight bucket pre-filter and weighted quickselect; never a full sort.
 
 import { randomInt } from 'node:crypto';
 import type { SamplingParams } from '../src/protocol';
@@ -22,6 +22,10 @@ export class Sampler {
   /** Candidate token ids, partitioned in place (reused between calls). */
   private order = new Int32Array(0);
   private weights = new Float64Array(0);
+  /** Log-weight bucket of each id (top-p pre-filter; reused between calls). */
+  private buckets = new Uint8Array(0);
+  /** Lowest id holding the largest value (set by prepare). */
+  private best = 0;
 
   constructor(p: SamplingParams = {}) {
     this.temperature = p.temperature ?? 0;
@@ -53,60 +57,150 @@ export class Sampler {
    * multiplied when negative (ids outside [0, V) are ignored).
    */
   sample(logits: Float32Array, history: readonly number[]): number {
+    const count = this.narrow(logits, history);
+    if (count === ALL) return this.drawAll();
+    return count === 1 ? this.order[0] : this.drawFrom(count);
+  }
+
+  /**
+   * The ids the next draw chooses among (after penalty, temperature, top-k and top-p), ascending,
+   * with their probabilities: for inspection (and tests of the cut). Consumes no randomness.
+   */
+  candidates(logits: Float32Array, history: readonly number[]): Array<{ id: number; prob: number }> {
+    const count = this.narrow(logits, history);
+    const ids = count === ALL ? Array.from(this.values.keys()) : Array.from(this.order.subarray(0, count));
+    let total = 0;
+    for (const id of ids) total += this.weights[id];
+    return ids.sort((a, b) => a - b).map((id) => ({ id, prob: this.weights[id] / total }));
+  }
+
+  /**
+   * Prepares the values and weights and puts the candidates in order[0, count); returns count,
+   * or ALL when every id is a candidate in id order (plain softmax: no order array to fill).
+   */
+  private narrow(logits: Float32Array, history: readonly number[]): number {
     const n = logits.length;
     if (n === 0) throw new RangeError('cannot sample from empty logits');
-    const values = this.prepare(logits, history);
-
-    if (this.greedy) return argmax(values);
-
-    const order = this.order;
-    for (let i = 0; i < n; i++) order[i] = i;
-    let count = n;
-    if (this.topK > 0 && this.topK < n) {
-      selectTop(order, 0, n, this.topK, values);
-      count = this.topK;
-    }
-
-    // Softmax numerators at temperature T over the candidates; the max keeps exp() in range.
-    let max = -Infinity;
-    for (let i = 0; i < count; i++) if (values[order[i]] > max) max = values[order[i]];
+    const max = this.prepare(logits, history);
     if (max === -Infinity) throw new RangeError('cannot sample: every logit is -Infinity or NaN');
-    const weights = this.weights;
+    if (this.greedy) {
+      this.order[0] = this.best;
+      this.weights[this.best] = 1;
+      return 1;
+    }
+    if (this.topK > 0 && this.topK < n) return this.narrowTopK(max);
+    if (this.topP < 1) return this.narrowNucleus(max);
+    const { values, weights } = this;
+    const invT = 1 / this.temperature;
+    for (let i = 0; i < n; i++) weights[i] = Math.exp((values[i] - max) * invT);
+    return ALL;
+  }
+
+  /** top-k by heap selection, then (if set) top-p over the k renormalized. */
+  private narrowTopK(max: number): number {
+    const { values, order, weights } = this;
+    const k = this.topK;
+    selectTop(values, order, k);
+    const invT = 1 / this.temperature;
     let total = 0;
-    for (let i = 0; i < count; i++) {
-      const w = Math.exp((values[order[i]] - max) / this.temperature);
-      weights[order[i]] = w;
+    for (let i = 0; i < k; i++) total += weights[order[i]] = Math.exp((values[order[i]] - max) * invT);
+    return this.topP < 1 ? nucleus(order, 0, k, weights, values, 0, this.topP * total) : k;
+  }
+
+  /**
+   * top-p over the whole vocabulary. One pass buckets every id by its log-weight (max - v) / T;
+   * bucket masses say which buckets the nucleus reaches into, so only ids in those buckets are
+   * ranked (buckets follow value order, so every id outside ranks after every id inside).
+   */
+  private narrowNucleus(max: number): number {
+    const { values, order, weights, buckets } = this;
+    const n = values.length;
+    const invT = 1 / this.temperature;
+    const mass = new Float64Array(BUCKETS);
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      const d = (max - values[i]) * invT;
+      const w = Math.exp(-d);
+      const b = d < BUCKETS / BUCKETS_PER_NAT ? Math.floor(d * BUCKETS_PER_NAT) : BUCKETS - 1;
+      weights[i] = w;
+      buckets[i] = b;
       total += w;
+      mass[b] += w;
     }
-
-    if (this.topP < 1) {
-      const kept = nucleus(order, count, weights, values, this.topP * total);
-      total = 0;
-      for (let i = 0; i < kept; i++) total += weights[order[i]];
-      count = kept;
+    const target = this.topP * total;
+    // Buckets before `cut` are wholly inside the nucleus; it ends somewhere inside bucket `cut`.
+    let cut = 0;
+    let before = 0;
+    while (cut < BUCKETS - 1 && before + mass[cut] < target) before += mass[cut++];
+    // order[0, inside): ids of the whole buckets; then the ids of bucket `cut`, gathered from
+    // the back of `order` and moved up behind them.
+    let inside = 0;
+    let tail = n;
+    for (let i = 0; i < n; i++) {
+      const b = buckets[i];
+      if (b < cut) order[inside++] = i;
+      else if (b === cut) order[--tail] = i;
     }
+    const boundary = n - tail;
+    order.copyWithin(inside, tail, n);
+    return nucleus(order, inside, inside + boundary, weights, values, before, target);
+  }
 
+  /** A draw among all ids in proportion to their weights. */
+  private drawAll(): number {
+    const weights = this.weights;
+    const n = weights.length;
+    let total = 0;
+    for (let i = 0; i < n; i++) total += weights[i];
+    let u = this.random() * total;
+    for (let i = 0; i < n; i++) {
+      u -= weights[i];
+      if (u < 0) return i;
+    }
+    return lastWeighted(weights, n);
+  }
+
+  /** A draw among order[0, count) in proportion to their weights. */
+  private drawFrom(count: number): number {
+    const { order, weights } = this;
+    let total = 0;
+    for (let i = 0; i < count; i++) total += weights[order[i]];
     let u = this.random() * total;
     for (let i = 0; i < count; i++) {
       u -= weights[order[i]];
       if (u < 0) return order[i];
     }
     // Rounding left u a hair above zero: the last candidate with any weight takes it.
-    for (let i = count - 1; i >= 0; i--) if (weights[order[i]] > 0) return order[i];
+    for (let i = count - 1; i > 0; i--) if (weights[order[i]] > 0) return order[i];
     return order[0];
   }
 
-  /** Copies the logits with the repetition penalty applied and NaN made -Infinity. */
-  private prepare(logits: Float32Array, history: readonly number[]): Float32Array {
+  /**
+   * Copies the logits into `values` with NaN made -Infinity and the repetition penalty applied;
+   * returns the largest value.
+   */
+  private prepare(logits: Float32Array, history: readonly number[]): number {
     const n = logits.length;
     if (this.values.length !== n) {
       this.values = new Float32Array(n);
       this.order = new Int32Array(n);
       this.weights = new Float64Array(n);
+      this.buckets = new Uint8Array(n);
     }
     const values = this.values;
-    values.set(logits);
-    for (let i = 0; i < n; i++) if (Number.isNaN(values[i])) values[i] = -Infinity;
+    let max = -Infinity;
+    let best = 0;
+    for (let i = 0; i < n; i++) {
+      const v = logits[i];
+      if (v !== v) values[i] = -Infinity; // NaN
+      else {
+        values[i] = v;
+        if (v > max) {
+          max = v;
+          best = i;
+        }
+      }
+    }
     if (this.repetitionPenalty !== 1) {
       const seen = new Set<number>();
       for (const id of history) {
@@ -115,9 +209,25 @@ export class Sampler {
         const v = values[id];
         values[id] = v < 0 ? v * this.repetitionPenalty : v / this.repetitionPenalty;
       }
+      // A penalty only lowers values, but the max may have been one of them.
+      best = argmax(values);
+      max = values[best];
     }
-    return values;
+    this.best = best;
+    return max;
   }
+}
+
+/** narrow()'s answer when every id is a candidate. */
+const ALL = -1;
+
+/** Nucleus pre-filter resolution: buckets of 1/4 nat of log-weight, the last one open-ended. */
+const BUCKETS_PER_NAT = 4;
+const BUCKETS = 96;
+
+function lastWeighted(weights: Float64Array, n: number): number {
+  for (let i = n - 1; i > 0; i--) if (weights[i] > 0) return i;
+  return 0;
 }
 
 /** Index of the largest value; the lowest index among equals. */
@@ -170,39 +280,64 @@ function swap(order: Int32Array, i: number, j: number): void {
   order[j] = t;
 }
 
-/** Sorts order[lo, hi) by rank (used for short ranges and as the quickselect worst-case guard). */
+/** Sorts order[lo, hi) by rank (short ranges, and the quickselect worst-case guard). */
 function sortRange(order: Int32Array, lo: number, hi: number, values: Float32Array): void {
   const part = Array.from(order.subarray(lo, hi)).sort((a, b) => (ahead(values, a, b) ? -1 : ahead(values, b, a) ? 1 : 0));
   order.set(part, lo);
 }
 
-/** Rearranges order[lo, hi) so its first k entries are the k top-ranked ids (in no particular order). */
-function selectTop(order: Int32Array, lo: number, hi: number, k: number, values: Float32Array): void {
-  const target = lo + k;
-  let rounds = 2 * Math.ceil(Math.log2(hi - lo + 1)) + 8;
-  while (hi - lo > 1) {
-    if (--rounds < 0) {
-      // Pathological pivots: finish with a sort of what is left (bounded cost, same result).
-      sortRange(order, lo, hi, values);
-      return;
-    }
-    const p = partition(order, lo, hi, values);
-    if (p === target || p === target - 1) return;
-    if (p < target) lo = p + 1;
-    else hi = p;
+/**
+ * Puts the k top-ranked ids in order[0, k) (in no particular order): a min-heap of the best k
+ * seen, whose root is the weakest; most ids lose to the root in one comparison, so O(V) for small k.
+ */
+function selectTop(values: Float32Array, order: Int32Array, k: number): void {
+  for (let i = 0; i < k; i++) {
+    order[i] = i;
+    siftUp(values, order, i);
+  }
+  for (let id = k; id < values.length; id++) {
+    if (!ahead(values, id, order[0])) continue;
+    order[0] = id;
+    siftDown(values, order, k);
+  }
+}
+
+/** Heap order: a parent is ranked behind (weaker than) its children. */
+function siftUp(values: Float32Array, heap: Int32Array, at: number): void {
+  let i = at;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (!ahead(values, heap[parent], heap[i])) break;
+    swap(heap, parent, i);
+    i = parent;
+  }
+}
+
+function siftDown(values: Float32Array, heap: Int32Array, size: number): void {
+  let i = 0;
+  for (;;) {
+    const l = 2 * i + 1;
+    if (l >= size) return;
+    const r = l + 1;
+    const weaker = r < size && ahead(values, heap[l], heap[r]) ? r : l;
+    if (!ahead(values, heap[i], heap[weaker])) return;
+    swap(heap, i, weaker);
+    i = weaker;
   }
 }
 
 /**
- * Rearranges order[0, count) so that its first `kept` entries are the nucleus: the smallest
- * top-ranked set whose weight reaches `target` (HF top-p: the token that crosses p is kept).
- * Weighted quickselect: only the side holding the crossing point is refined.
+ * Rearranges order[lo0, hi0) so that order[lo0, kept) is the nucleus: the smallest top-ranked set
+ * whose weight, plus `before` (the weight of everything ranked ahead), reaches `target` (HF top-p:
+ * the token that crosses p is kept). Returns `kept`. Weighted quickselect: only the side holding
+ * the crossing point is refined, so no full sort.
  */
-function nucleus(order: Int32Array, count: number, weights: Float64Array, values: Float32Array, target: number): number {
-  let lo = 0;
-  let hi = count;
-  let before = 0; // weight of order[0, lo), all ranked ahead of order[lo, hi)
-  let rounds = 2 * Math.ceil(Math.log2(count + 1)) + 8;
+function nucleus(order: Int32Array, lo0: number, hi0: number, weights: Float64Array, values: Float32Array, before0: number, target: number): number {
+  if (hi0 === lo0) return lo0; // nothing to refine: the nucleus is what precedes
+  let lo = lo0;
+  let hi = hi0;
+  let before = before0; // weight of order[lo0, lo), all ranked ahead of order[lo, hi)
+  let rounds = 2 * Math.ceil(Math.log2(hi0 - lo0 + 1)) + 8;
   while (hi - lo > 16 && rounds-- > 0) {
     const p = partition(order, lo, hi, values);
     let upper = before;
@@ -210,7 +345,7 @@ function nucleus(order: Int32Array, count: number, weights: Float64Array, values
     if (upper >= target) {
       hi = p;
     } else if (upper + weights[order[p]] >= target) {
-      return Math.max(1, p + 1);
+      return p + 1;
     } else {
       before = upper + weights[order[p]];
       lo = p + 1;
@@ -223,7 +358,7 @@ function nucleus(order: Int32Array, count: number, weights: Float64Array, values
     if (sum >= target) return i + 1;
   }
   // Rounding: the whole candidate set did not quite reach the target; keep all of it.
-  return Math.max(1, hi);
+  return Math.max(lo0 + 1, hi);
 }
 
 /** xoshiro128** seeded through splitmix32: fast, well distributed, reproducible across platforms. */
