@@ -88,6 +88,8 @@ export class Sampler {
       this.weights[this.best] = 1;
       return 1;
     }
+    // exp(Inf - Inf) is NaN: there is no distribution to draw from (HF fails here too).
+    if (max === Infinity) throw new RangeError('cannot sample: a logit is +Infinity (only greedy decoding can use such logits)');
     if (this.topK > 0 && this.topK < n) return this.narrowTopK(max);
     if (this.topP < 1) return this.narrowNucleus(max);
     const { values, weights } = this;

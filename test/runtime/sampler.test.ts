@@ -92,6 +92,8 @@ describe('greedy', () => {
     assert.equal(new Sampler({ temperature: 1, seed: 1 }).sample(Float32Array.of(NaN, 1, -Infinity), []), 1);
     assert.throws(() => new Sampler({ temperature: 1 }).sample(Float32Array.of(-Infinity, NaN), []), /every logit is -Infinity or NaN/);
     assert.throws(() => new Sampler({}).sample(new Float32Array(0), []), /empty logits/);
+    assert.equal(new Sampler({}).sample(Float32Array.of(0, Infinity, Infinity), []), 1);
+    assert.throws(() => new Sampler({ temperature: 1 }).sample(Float32Array.of(0, Infinity), []), /\+Infinity/);
   });
 
   test('top-k = 1 and a tiny top-p both equal greedy', () => {
