@@ -37,27 +37,73 @@ const QUERY_STOPWORDS = new Set(
     .split(' '),
 );
 
-const WORD = /[A-Za-z0-9]+/g;
-// Lower->Upper boundary, acronym->word boundary (HTTPServer -> HTTP|Server), letter<->digit.
-const SPLIT = /(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|(?<=[A-Za-z])(?=[0-9])|(?<=[0-9])(?=[A-Za-z])/;
+type Role = 'single' | 'part' | 'joined';
 
-// Identifiers joined by _ or - (snake, kebab, SCREAMING) are one name.
-const IDENT = /[A-Za-z0-9]+(?:[_-][A-Za-z0-9]+)*/g;
+const isLower = (c: number) => c >= 97 && c <= 122;
+const isUpper = (c: number) => c >= 65 && c <= 90;
+const isDigit = (c: number) => c >= 48 && c <= 57;
+const isAlnum = (c: number) => isLower(c) || isUpper(c) || isDigit(c);
 
-function identifierParts(ident: string): string[] {
-  const parts: string[] = [];
-  for (const w of ident.match(WORD) ?? []) for (const p of w.split(SPLIT)) parts.push(p.toLowerCase());
-  return parts;
+/**
+ * Walks the identifiers of `text` (ASCII letters and digits, runs joined by single '_' or '-') and
+ * emits each lowercased word, then, for a multi-word identifier, the joined form. Word boundaries
+ * inside a run: lower->Upper (parseConfig), acronym->word (HTTPServer -> http|server), letter<->digit.
+ * A hand-written scanner rather than regexes: it runs over every byte of the workspace.
+ */
+function forEachToken(text: string, emit: (token: string, role: Role) => void): void {
+  const n = text.length;
+  const starts: number[] = [];
+  const ends: number[] = [];
+  let i = 0;
+  while (i < n) {
+    if (!isAlnum(text.charCodeAt(i))) {
+      i++;
+      continue;
+    }
+    starts.length = 0;
+    ends.length = 0;
+    for (;;) {
+      // One alphanumeric run [a, i), split at case and digit boundaries.
+      const a = i;
+      while (i < n && isAlnum(text.charCodeAt(i))) i++;
+      let partStart = a;
+      for (let k = a + 1; k < i; k++) {
+        const p = text.charCodeAt(k - 1);
+        const c = text.charCodeAt(k);
+        const boundary =
+          (isLower(p) && isUpper(c)) ||
+          (isUpper(p) && isUpper(c) && k + 1 < i && isLower(text.charCodeAt(k + 1))) ||
+          (!isDigit(p) && isDigit(c)) ||
+          (isDigit(p) && !isDigit(c));
+        if (boundary) {
+          starts.push(partStart);
+          ends.push(k);
+          partStart = k;
+        }
+      }
+      starts.push(partStart);
+      ends.push(i);
+      const sep = text.charCodeAt(i);
+      if ((sep === 95 || sep === 45) && i + 1 < n && isAlnum(text.charCodeAt(i + 1))) i++;
+      else break;
+    }
+    if (starts.length === 1) emit(text.slice(starts[0], ends[0]).toLowerCase(), 'single');
+    else {
+      let joined = '';
+      for (let p = 0; p < starts.length; p++) {
+        const w = text.slice(starts[p], ends[p]).toLowerCase();
+        joined += w;
+        emit(w, 'part');
+      }
+      emit(joined, 'joined');
+    }
+  }
 }
 
 /** Splits text into lowercased identifier words (plus joined multi-word identifiers), in order. */
 export function tokenize(text: string): string[] {
   const out: string[] = [];
-  for (const ident of text.match(IDENT) ?? []) {
-    const parts = identifierParts(ident);
-    out.push(...parts);
-    if (parts.length > 1) out.push(parts.join(''));
-  }
+  forEachToken(text, (t) => out.push(t));
   return out;
 }
 
@@ -77,14 +123,7 @@ export function queryTerms(query: string): QueryTerm[] {
   const put = (t: string, w: number) => {
     if (!QUERY_STOPWORDS.has(t)) weights.set(t, Math.max(weights.get(t) ?? 0, w));
   };
-  for (const ident of query.match(IDENT) ?? []) {
-    const parts = identifierParts(ident);
-    if (parts.length === 1) put(parts[0], 1);
-    else {
-      for (const p of parts) put(p, 0.5);
-      put(parts.join(''), 2);
-    }
-  }
+  forEachToken(query, (t, role) => put(t, role === 'single' ? 1 : role === 'part' ? 0.5 : 2));
   return [...weights].map(([term, weight]) => ({ term, weight }));
 }
 
@@ -100,13 +139,16 @@ function indexField(docs: readonly string[], terms: ReadonlySet<string>): FieldI
   const len: number[] = [];
   const df = new Map<string, number>();
   for (const d of docs) {
-    const tokens = tokenize(d);
     const m = new Map<string, number>();
+    let length = 0;
     // Only query terms need counts; the length counts every token.
-    for (const t of tokens) if (terms.has(t)) m.set(t, (m.get(t) ?? 0) + 1);
+    forEachToken(d, (t) => {
+      length++;
+      if (terms.has(t)) m.set(t, (m.get(t) ?? 0) + 1);
+    });
     for (const t of m.keys()) df.set(t, (df.get(t) ?? 0) + 1);
     tf.push(m);
-    len.push(tokens.length);
+    len.push(length);
   }
   const total = len.reduce((a, b) => a + b, 0);
   return { tf, len, avgLen: docs.length ? total / docs.length : 0, df };
