@@ -137,9 +137,12 @@ export class Tokenizer {
     const bos = tokenId('bos_token');
     let bosId = bos.id;
     let bosToken = bos.token;
-    if (bosId === null && typeof modelConfig.bos_token_id === 'number' && pieces[modelConfig.bos_token_id] !== undefined) {
-      bosId = modelConfig.bos_token_id;
-      bosToken = pieces[bosId] ?? null;
+    // config.json's bos_token_id only when tokenizer_config does not mention BOS at all: an
+    // explicit `"bos_token": null` (Qwen2) means the tokenizer has none.
+    const bosFromModel = modelConfig.bos_token_id;
+    if (!('bos_token' in config) && typeof bosFromModel === 'number' && pieces[bosFromModel] !== undefined) {
+      bosId = bosFromModel;
+      bosToken = pieces[bosFromModel] ?? null;
     }
 
     const eos = tokenId('eos_token');

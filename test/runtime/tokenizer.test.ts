@@ -279,6 +279,14 @@ describe('loading', () => {
     assert.equal(tok.bosId, 1);
     // No add_bos_token and no post-processor: nothing adds BOS.
     assert.equal(tok.addBos, false);
+    // BOS from config.json only when tokenizer_config does not say; an explicit null means none.
+    const fromModel = await Tokenizer.load(folder({ 'tokenizer.json': TINY_TOKENIZER, 'config.json': { bos_token_id: 1 } }));
+    assert.equal(fromModel.bosId, 1);
+    const none = await Tokenizer.load(
+      folder({ 'tokenizer.json': TINY_TOKENIZER, 'tokenizer_config.json': { bos_token: null }, 'config.json': { bos_token_id: 1 } }),
+    );
+    assert.equal(none.bosId, null);
+    assert.equal(none.addBos, false);
   });
 
   test('without add_bos_token, BOS follows the post-processor (Llama 3 style)', async () => {
