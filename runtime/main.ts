@@ -1,8 +1,8 @@
 // The runtime process: JSON-RPC over stdio (vscode-jsonrpc), methods and notifications exactly as
 // src/protocol.ts names them. The engine runs on a worker thread (engineHost.ts), so this thread
 // answers `cancel` and `stats` at once even during a long prefill. stdout carries JSON-RPC only;
-// every log line goes to stderr (and to the host as a `log` notification). The process exits when
-// stdin closes, which is how the extension stops it.
+// log lines go to the host as `log` notifications, anything else printed goes to stderr. The
+// process exits when stdin closes, which is how the extension stops it.
 import {
   createMessageConnection,
   ErrorCodes,
@@ -59,8 +59,11 @@ function checkGenerate(p: unknown): asserts p is RpcRequests['generate'][0] {
 export function startServer(input: NodeJS.ReadableStream, output: NodeJS.WritableStream): { connection: MessageConnection; host: EngineHost } {
   let connection: MessageConnection;
   const notify = <K extends keyof RpcNotifications>(method: K, params: RpcNotifications[K]) => void connection.sendNotification(method, params);
+  // Each log line reaches the host once: as a `log` notification (it keeps the level), not also
+  // on stderr, which the host logs too. stderr carries what cannot go over JSON-RPC (stream
+  // errors, crashes) and, with THINK_LENS_DEBUG=1, a copy of everything.
   const log = (level: LogLevel, message: string) => {
-    process.stderr.write(`[${level}] ${message}\n`);
+    if (debug) process.stderr.write(`[${level}] ${message}\n`);
     notify(Rpc.log, { level, message });
   };
   const host = new EngineHost({

@@ -47,7 +47,7 @@ test('cancel during decode stops within one decode step', async (t) => {
 
 test('cancel during prefill stops within one chunk', async (t) => {
   if (!present) return t.skip(skipMsg);
-  const chunk = 2;
+  const chunk = 1;
   await host.load({ modelDir: STORIES, prefillChunk: chunk });
   const prompt = Array.from({ length: 500 }, (_, i) => (i === 0 ? 1 : 260 + ((i * 37) % 240)));
   let outcome: CancelOutcome | null = null;

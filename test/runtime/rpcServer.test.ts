@@ -16,6 +16,7 @@ import {
   type GenerateResult,
   type LoadResult,
   type ProgressNotification,
+  type RpcNotifications,
   type RuntimeStats,
   type TokenNotification,
 } from '../../src/protocol';
@@ -31,6 +32,7 @@ let stdoutBytes: Buffer[] = [];
 let stderr = '';
 const tokens: TokenNotification[] = [];
 const progress: ProgressNotification[] = [];
+const logs: RpcNotifications['log'][] = [];
 let onProgress: (p: ProgressNotification) => void = () => {};
 let onToken: (n: TokenNotification) => void = () => {};
 
@@ -53,6 +55,7 @@ before(() => {
     progress.push(p);
     onProgress(p);
   });
+  conn.onNotification(Rpc.log, (l: RpcNotifications['log']) => logs.push(l));
   conn.listen();
 });
 
@@ -174,6 +177,21 @@ test('stats and cancel answer during a long prefill', async (t) => {
   assert.ok(prefilled < prompt.length, 'the prefill stopped before its end');
 });
 
+test('unload during a generate cancels it first, then unloads', async (t) => {
+  if (!present) return t.skip(skipMsg);
+  await conn.sendRequest(Rpc.load, { modelDir: STORIES });
+  const box: { unloaded?: Promise<unknown> } = {};
+  onToken = () => {
+    box.unloaded ??= conn.sendRequest(Rpc.unload);
+  };
+  const result = await conn.sendRequest<GenerateResult>(Rpc.generate, { requestId: 'doomed', prompt: { ids: [1] }, maxNewTokens: 450 });
+  onToken = () => {};
+  assert.equal(result.finishReason, 'cancelled');
+  await box.unloaded;
+  assert.equal((await conn.sendRequest<RuntimeStats>(Rpc.stats)).loaded, false);
+  await conn.sendRequest(Rpc.load, { modelDir: STORIES });
+});
+
 test('a prompt longer than the context gets ContextOverflow', async (t) => {
   if (!present) return t.skip(skipMsg);
   const e = await rpcError(conn.sendRequest(Rpc.generate, { requestId: 'big', prompt: { ids: new Array(600).fill(1) } }));
@@ -209,5 +227,6 @@ test('closing stdin ends the process cleanly; stdout held only JSON-RPC frames',
     frames++;
   }
   assert.ok(frames > 0);
-  if (present) assert.match(stderr, /loaded LlamaForCausalLM/, 'logs go to stderr');
+  if (present) assert.ok(logs.some((l) => l.level === 'info' && /loaded LlamaForCausalLM/.test(l.message)), 'logs arrive as log notifications');
+  assert.doesNotMatch(stderr, /\bat .*:\d+:\d+/, 'no stack traces on stderr');
 });
