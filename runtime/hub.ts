@@ -208,6 +208,8 @@ async function downloadFile(
   const retries = opts.retries ?? 3;
   let transferred = 0;
   for (let attempt = 0; ; attempt++) {
+    // A dropped connection is often a brief network hiccup: wait a little longer each time.
+    if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(2000, 250 * attempt)));
     let have = (await sizeOf(part)) ?? 0;
     if (have > file.size) {
       await rm(part, { force: true });
