@@ -4,8 +4,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  DEFAULT_COMPRESSION,
   DEFAULT_THINK,
+  type BudgetChoice,
   type ChatMessage,
+  type CompressionSettings,
   type FinishReason,
   type GenerateParams,
   type GenerateResult,
@@ -17,17 +20,25 @@ import {
   type ThinkMasks,
   type ThinkSettings,
   type TokenNotification,
+  type CacheStats,
 } from '../src/protocol';
 import type { ModelConfig } from './config';
 import { StreamDecoder } from './detokenizer';
 import { ContextOverflowError, ModelError } from './errors';
+import { checkCompression, compressAfterPrefill, needsCompressedLayout, needsWindowMass } from './compress';
+import { DEFAULT_EVICT } from './evict';
 import { buildModelGraph } from './graph/model';
+import { buildScorerGraph, scorerInput, scorerOutput } from './graph/scorer';
+import { chooseByBudget } from './memoryBudget';
 import { KvCache } from './kvcache';
 import { Runner } from './runner';
 import { Sampler } from './sampler';
 import { openSession, type LogFn } from './session';
+import type { InferenceSession } from 'onnxruntime-node';
+import { Tensor } from 'onnxruntime-node';
 import { StopMatcher } from './stopStrings';
-import { checkThinkSettings, pruneAfterPrefill } from './think';
+import { checkThinkSettings } from './think';
+import { outputColumnEnergy } from './valuePrune';
 import { Tokenizer } from './tokenizer';
 import { openModel, type ModelWeights } from './weights';
 
@@ -50,12 +61,23 @@ interface Conversation {
   rendered: string;
 }
 
+/** Settings for one prompt's cache: ThinK and what composes with it. */
+interface CacheSettings {
+  think: ThinkSettings;
+  compression: CompressionSettings;
+}
+
 export class Engine {
   private cache: KvCache | null = null;
   /** Per layer [Hkv * D]: ThinK's query statistic, accumulated over prefill chunks. */
   private querySquares: Float64Array[] = [];
+  /** Per layer [w, Hq, D]: the eviction/value window's queries, and how many rows are filled. */
+  private windowQueries: Float32Array[] = [];
+  private windowFilled = 0;
   private conversation: Conversation | null = null;
-  private think: ThinkSettings;
+  private settings: CacheSettings;
+  private scorer: InferenceSession | null = null;
+  private outputEnergy: Float64Array[][] | null = null;
   /** Logits after the last forward (tests compare them to references). */
   lastLogits: Float32Array | null = null;
 
@@ -64,10 +86,12 @@ export class Engine {
     private readonly weights: ModelWeights,
     private readonly config: ModelConfig,
     private readonly tokenizer: Tokenizer | null,
-    private readonly runner: Runner,
+    private runner: Runner,
     private readonly prefillChunk: number,
+    private readonly params: LoadParams,
+    private readonly log: LogFn,
   ) {
-    this.think = loaded.think;
+    this.settings = { think: loaded.think, compression: resolveCompression(params.compression) };
   }
 
   static async load(params: LoadParams, log: LogFn): Promise<Engine> {
@@ -76,10 +100,11 @@ export class Engine {
     const config: ModelConfig = { ...weights.config, contextLength: params.contextLength ?? weights.config.contextLength };
     const think: ThinkSettings = { ...DEFAULT_THINK, ...params.think };
     checkThinkSettings(think, config.layers);
+    const compression = resolveCompression(params.compression);
+    checkCompression(compression);
     const tokenizer = existsSync(join(params.modelDir, 'tokenizer.json')) ? await Tokenizer.load(params.modelDir) : null;
     if (!tokenizer) log('warn', `${join(params.modelDir, 'tokenizer.json')}: missing; only token-id prompts will work`);
-    const graph = buildModelGraph(weights, { weightBits: params.quantize === 'int4' ? 4 : params.quantize === 'int8' ? 8 : undefined });
-    const opened = await openSession(graph, params.modelDir, params.device ?? 'cpu', log);
+    const opened = await openRunnerSession(weights, params, needsCompressedLayout(compression), log);
     const loaded: LoadResult = {
       model: {
         modelDir: params.modelDir,
@@ -103,7 +128,7 @@ export class Engine {
     };
     const chunk = params.prefillChunk ?? DEFAULT_PREFILL_CHUNK;
     log('info', `loaded ${config.architecture} (${config.layers} layers, ${weights.dtype}) on ${opened.device} in ${loaded.loadMs.toFixed(0)} ms`);
-    return new Engine(loaded, weights, config, tokenizer, new Runner(opened.session, config), chunk);
+    return new Engine(loaded, weights, config, tokenizer, new Runner(opened.session, config, needsCompressedLayout(compression)), chunk, params, log);
   }
 
   countTokens(texts: string[]): number[] {
@@ -115,7 +140,7 @@ export class Engine {
     return {
       model: this.loaded.model,
       device: this.loaded.device,
-      think: this.think,
+      think: this.settings.think,
       cache: this.cache?.stats(),
       masks: this.masks() ?? undefined,
     };
@@ -124,47 +149,46 @@ export class Engine {
   async dispose(): Promise<void> {
     this.cache = null;
     await this.runner.session.release();
+    await this.scorer?.release();
   }
 
   async generate(p: GenerateParams, hooks: EngineHooks): Promise<GenerateResult> {
     const extend = p.cache === 'extend' && this.cache !== null;
-    if (!extend) {
-      this.think = { ...this.loaded.think, ...p.think };
-      checkThinkSettings(this.think, this.config.layers);
-    }
     const { ids: promptIds, messages } = this.encodePrompt(p, extend);
     const maxNew = p.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
     const ctx = this.config.contextLength;
-    const past = extend ? this.cache!.tokens : 0;
-    if (promptIds.length === 0) throw new Error('the prompt is empty');
-    if (past + promptIds.length >= ctx) throw new ContextOverflowError(past + promptIds.length, ctx);
-    for (const id of promptIds)
-      if (!(Number.isInteger(id) && id >= 0 && id < this.config.vocabSize))
-        throw new Error(`prompt token id ${id} is outside the vocabulary (0..${this.config.vocabSize - 1})`);
+    const past = extend ? this.cache!.position : 0;
+    this.checkPrompt(promptIds, past);
     const budget = Math.min(maxNew, ctx - past - promptIds.length);
-
+    let budgetChoice: BudgetChoice | undefined;
     if (!extend) {
-      this.cache = new KvCache(this.config.layers, this.config.kvHeads, this.config.headDim, promptIds.length + budget);
-      this.querySquares = Array.from({ length: this.config.layers }, () => new Float64Array(this.config.kvHeads * this.config.headDim));
+      let settings = this.requestSettings(p);
+      const budgetMb = p.memoryBudgetMb ?? this.params.memoryBudgetMb;
+      if (budgetMb !== undefined) {
+        const choice = chooseByBudget(budgetMb, promptIds.length, budget, settings, this.loaded.model);
+        settings = { think: choice.think, compression: choice.compression };
+        budgetChoice = choice;
+      }
+      await this.resetCache(settings, promptIds.length + budget);
       this.conversation = null;
     }
     const cache = this.cache!;
+    const { think } = this.settings;
     const progress = (phase: ProgressNotification['phase'], processed: number, tokensPerSec: number, generated: number) =>
       hooks.onProgress({ requestId: p.requestId, phase, processed, total: promptIds.length, tokensPerSec, generated, cache: cache.stats() });
 
     // Prefill, chunk by chunk; the observation window is the prompt's last w positions.
     const tPrefill = performance.now();
-    const windowFrom = past + promptIds.length - Math.min(this.think.window, promptIds.length);
     let logits: Float32Array | null = null;
     for (let at = 0; at < promptIds.length; at += this.prefillChunk) {
       if (hooks.isCancelled()) return this.cancelled(p, promptIds.length, [], tPrefill, 0);
       const chunk = promptIds.slice(at, at + this.prefillChunk);
-      logits = await this.forward(chunk, extend ? Infinity : windowFrom);
+      logits = await this.forward(chunk, extend ? null : promptIds.length);
       progress('prefill', at + chunk.length, ((at + chunk.length) * 1000) / (performance.now() - tPrefill), 0);
     }
     const prefillMs = performance.now() - tPrefill;
     if (!extend) {
-      pruneAfterPrefill(this.cache!, this.querySquares, this.think, this.config, this.think.flush > 0 ? budget : 0);
+      await this.compress(think.flush > 0 ? budget : 0);
       const masks = this.masks();
       if (masks) hooks.onMasks({ requestId: p.requestId, masks });
     }
@@ -200,11 +224,11 @@ export class Engine {
         if (stopped) finish = 'stop';
       }
       if (isEos) finish = 'eos';
-      logits = await this.forward([id], Infinity);
+      logits = await this.forward([id], null);
       forwards++;
       progress('decode', promptIds.length, (forwards * 1000) / (performance.now() - tDecode), ids.length);
       if (finish !== 'length') break;
-      if (cache.tokens >= this.config.contextLength) {
+      if (cache.position >= this.config.contextLength) {
         finish = 'context';
         break;
       }
@@ -227,6 +251,7 @@ export class Engine {
       promptTokens: promptIds.length,
       finishReason: finish,
       cache: cache.stats(),
+      budget: budgetChoice,
       timings: {
         loadMs: this.loaded.loadMs,
         prefillMs,
@@ -236,9 +261,56 @@ export class Engine {
     };
   }
 
-  /** One pass of the graph; then generated keys get flushed to compact storage when due. */
-  private async forward(ids: number[], windowFrom: number): Promise<Float32Array> {
-    this.lastLogits = await this.runner.step(this.cache!, ids, { windowFrom, querySquares: this.querySquares });
+  /**
+   * Teacher forcing (fidelity reports): the prompt is read and compressed as a generation would,
+   * then the continuation is fed in chunks. logits[i] is the distribution that predicts continuation[i].
+   */
+  async teacherForce(p: {
+    promptIds: number[];
+    continuation: number[];
+    think?: Partial<ThinkSettings>;
+    compression?: Partial<CompressionSettings>;
+    chunk?: number;
+  }): Promise<{ logits: Float32Array[]; cache: CacheStats }> {
+    this.checkPrompt([...p.promptIds, ...p.continuation], 0);
+    const V = this.config.vocabSize;
+    await this.resetCache(this.requestSettings({ think: p.think, compression: p.compression }), p.promptIds.length + p.continuation.length);
+    this.conversation = null;
+    let last: Float32Array | null = null;
+    for (let at = 0; at < p.promptIds.length; at += this.prefillChunk)
+      last = await this.forward(p.promptIds.slice(at, at + this.prefillChunk), p.promptIds.length);
+    await this.compress(this.settings.think.flush > 0 ? p.continuation.length : 0);
+    const logits = [last!.slice(0, V)];
+    const chunk = p.chunk ?? 64;
+    const feed = p.continuation.slice(0, -1);
+    for (let at = 0; at < feed.length; at += chunk) {
+      const ids = feed.slice(at, at + chunk);
+      const out = await this.forward(ids, null, ids.map((_, i) => i));
+      for (let r = 0; r < ids.length; r++) logits.push(out.slice(r * V, (r + 1) * V));
+    }
+    return { logits, cache: this.cache!.stats() };
+  }
+
+  /**
+   * One pass of the graph over `ids`. `promptLength` is set while the prompt of a fresh cache is
+   * read: its last window rows feed ThinK's query squares and the eviction/value window. Then
+   * generated keys get flushed to compact storage when due.
+   */
+  private async forward(ids: number[], promptLength: number | null, logitRows?: number[]): Promise<Float32Array> {
+    const { think, compression } = this.settings;
+    const win = compression.evict?.window ?? DEFAULT_EVICT.window;
+    let windowRows = 0;
+    this.lastLogits = await this.runner.step(this.cache!, ids, {
+      windowFrom: promptLength === null ? Infinity : promptLength - Math.min(think.window, promptLength),
+      querySquares: this.querySquares,
+      logitRows,
+      scoreWindowFrom: promptLength === null || !needsWindowMass(compression) ? Infinity : promptLength - Math.min(win, promptLength),
+      onWindowQueries: (l, rows, count) => {
+        this.windowQueries[l].set(rows, this.windowFilled * this.config.queryHeads * this.config.headDim);
+        windowRows = count;
+      },
+    });
+    this.windowFilled += windowRows;
     this.flushIfDue();
     return this.lastLogits;
   }
@@ -246,8 +318,77 @@ export class Engine {
   /** Beyond the paper: generated keys get thinner too, pruned with their head's mask. */
   private flushIfDue(): void {
     const cache = this.cache!;
-    const { flush, recent } = this.think;
+    const { flush, recent } = this.settings.think;
     if (cache.masked && flush > 0 && cache.full > flush) cache.prune(cache.full - recent);
+  }
+
+  /** A fresh cache (and, if the layout changes, the matching graph) for one prompt. */
+  private async resetCache(settings: CacheSettings, capacity: number): Promise<void> {
+    const { layers, kvHeads, headDim: D, queryHeads: Hq } = this.config;
+    const compressed = needsCompressedLayout(settings.compression);
+    if (compressed !== this.runner.compressed) {
+      this.log('info', `rebuilding the graph for the ${compressed ? 'compressed' : 'plain ThinK'} cache layout`);
+      this.cache = null;
+      await this.runner.session.release();
+      const opened = await openRunnerSession(this.weights, this.params, compressed, this.log);
+      this.runner = new Runner(opened.session, this.config, compressed);
+    }
+    this.settings = settings;
+    this.cache = new KvCache(layers, kvHeads, D, capacity, { compressed, bits: settings.compression.kvBits });
+    this.querySquares = Array.from({ length: layers }, () => new Float64Array(kvHeads * D));
+    const win = settings.compression.evict?.window ?? DEFAULT_EVICT.window;
+    this.windowQueries = needsWindowMass(settings.compression) ? Array.from({ length: layers }, () => new Float32Array(win * Hq * D)) : [];
+    this.windowFilled = 0;
+  }
+
+  /** After the prompt: eviction, value masks, ThinK, KIVI (docs/compression.md). */
+  private async compress(spare: number): Promise<void> {
+    const { compression } = this.settings;
+    const mass = needsWindowMass(compression) ? await this.windowMass() : null;
+    if (compression.pruneValues > 0 && !this.outputEnergy) {
+      const { queryHeads, kvHeads, headDim } = this.config;
+      this.outputEnergy = this.weights.layers.map((L) => outputColumnEnergy(L.o, queryHeads, kvHeads, headDim));
+    }
+    compressAfterPrefill({ cache: this.cache!, querySquares: this.querySquares, mass, outputEnergy: this.outputEnergy, ...this.settings, config: this.config, spare });
+  }
+
+  /** [layer][kvHead][n]: the eviction window's attention mass on every cached (all full) token. */
+  private async windowMass(): Promise<Float32Array[][]> {
+    const cache = this.cache!;
+    const { layers, kvHeads, headDim: D, queryHeads: Hq } = this.config;
+    const n = cache.full;
+    const w = this.windowFilled;
+    if (!this.scorer) this.scorer = (await openSession({ bytes: buildScorerGraph(this.config), externalData: [] }, this.weights.dir, 'cpu', this.log)).session;
+    const mask = new Float32Array(w * n);
+    for (let r = 0; r < w; r++) for (let u = n - w + r + 1; u < n; u++) mask[r * n + u] = -Infinity;
+    const feeds: Record<string, Tensor> = { mask: new Tensor('float32', mask, [w, n]) };
+    for (let l = 0; l < layers; l++) {
+      const rows = this.windowQueries[l]; // [w, Hq, D] -> [Hq, w, D]
+      const qw = new Float32Array(Hq * w * D);
+      for (let r = 0; r < w; r++) for (let i = 0; i < Hq; i++) qw.set(rows.subarray((r * Hq + i) * D, (r * Hq + i + 1) * D), (i * w + r) * D);
+      feeds[scorerInput.windowQueries(l)] = new Tensor('float32', qw, [Hq, w, D]);
+      for (let g = 0; g < kvHeads; g++) feeds[scorerInput.keys(l, g)] = new Tensor('float32', cache.keysOf(l, g).subarray(0, n * D), [n, D]);
+    }
+    const out = await this.scorer.run(feeds);
+    return Array.from({ length: layers }, (_, l) => Array.from({ length: kvHeads }, (_, g) => out[scorerOutput(l, g)].data as Float32Array));
+  }
+
+  /** ThinK and compression for a request: load-time settings, overridden per request. */
+  private requestSettings(p: { think?: Partial<ThinkSettings>; compression?: Partial<CompressionSettings> }): CacheSettings {
+    const think = { ...this.loaded.think, ...p.think };
+    checkThinkSettings(think, this.config.layers);
+    const compression = resolveCompression({ ...this.params.compression, ...p.compression });
+    checkCompression(compression);
+    return { think, compression };
+  }
+
+  private checkPrompt(ids: number[], past: number): void {
+    const ctx = this.config.contextLength;
+    if (ids.length === 0) throw new Error('the prompt is empty');
+    if (past + ids.length >= ctx) throw new ContextOverflowError(past + ids.length, ctx);
+    for (const id of ids)
+      if (!(Number.isInteger(id) && id >= 0 && id < this.config.vocabSize))
+        throw new Error(`prompt token id ${id} is outside the vocabulary (0..${this.config.vocabSize - 1})`);
   }
 
   private masks(): ThinkMasks | null {
@@ -295,4 +436,15 @@ export class Engine {
   private isEos(id: number): boolean {
     return this.tokenizer ? this.tokenizer.eosIds.has(id) : this.config.eosTokenIds.includes(id);
   }
+}
+
+/** Full compression settings from a partial one (eviction gets its default window and kernel). */
+function resolveCompression(c: Partial<CompressionSettings> | undefined): CompressionSettings {
+  const r = { ...DEFAULT_COMPRESSION, ...c };
+  return { ...r, evict: r.evict ? { ...DEFAULT_EVICT, ...r.evict } : null };
+}
+
+async function openRunnerSession(weights: ModelWeights, params: LoadParams, compressed: boolean, log: LogFn) {
+  const graph = buildModelGraph(weights, { weightBits: params.quantize === 'int4' ? 4 : params.quantize === 'int8' ? 8 : undefined, compressed });
+  return openSession(graph, params.modelDir, params.device ?? 'cpu', log);
 }

@@ -14,24 +14,32 @@ export interface StepOptions {
   querySquares?: Float64Array[];
   /** Rows (0..S-1) that need logits; default the last. */
   logitRows?: number[];
+  /** Absolute position from which rows' queries are returned (eviction / value scores window). */
+  scoreWindowFrom?: number;
+  /** Receives, per layer, the returned query rows [W, Hq, D] in order. */
+  onWindowQueries?: (layer: number, rows: Float32Array, count: number) => void;
 }
 
 export class Runner {
   constructor(
     readonly session: InferenceSession,
     readonly config: ModelConfig,
+    /** The graph attends over the compressed cache layout (see kvcache.ts). */
+    readonly compressed = false,
   ) {}
 
   /** Returns logits [R, V] for the requested rows. */
   async step(cache: KvCache, ids: readonly number[], o: StepOptions = {}): Promise<Float32Array> {
     const S = ids.length;
     const D = this.config.headDim;
-    const start = cache.tokens;
+    const start = cache.position;
     const positions = Array.from({ length: S }, (_, i) => start + i);
     const { cos, sin } = ropeTables(this.config, positions);
     const windowFrom = o.windowFrom ?? Infinity;
     const obs = Float32Array.from(positions, (pos) => (pos >= windowFrom ? 1 : 0));
     const rows = o.logitRows ?? [S - 1];
+    const scoreFrom = o.onWindowQueries ? (o.scoreWindowFrom ?? Infinity) : Infinity;
+    const windowRows = positions.flatMap((pos, i) => (pos >= scoreFrom ? [i] : []));
     cache.reserve(S);
     const out = await this.session.run({
       ...cache.feeds(),
@@ -41,6 +49,7 @@ export class Runner {
       causal_mask: new Tensor('float32', causalMask(S), [S, S]),
       obs_weight: new Tensor('float32', obs, [S]),
       logit_rows: new Tensor('int64', BigInt64Array.from(rows, (r) => BigInt(r)), [rows.length]),
+      window_rows: new Tensor('int64', BigInt64Array.from(windowRows, (r) => BigInt(r)), [windowRows.length]),
     });
     const inWindow = o.querySquares !== undefined && positions[S - 1] >= windowFrom;
     for (let l = 0; l < this.config.layers; l++) {
@@ -50,6 +59,7 @@ export class Runner {
         const acc = o.querySquares![l];
         for (let j = 0; j < acc.length; j++) acc[j] += q[j];
       }
+      if (windowRows.length) o.onWindowQueries!(l, out[layerOutput.windowQueries(l)].data as Float32Array, windowRows.length);
     }
     cache.commit(S);
     return out.logits.data as Float32Array;

@@ -269,6 +269,11 @@ function halfTable(): Float32Array {
   return t;
 }
 
+/** IEEE half bits -> its value. */
+export function halfToFloat(h: number): number {
+  return halfTable()[h & 0xffff];
+}
+
 /** Decodes little-endian F32/F16/BF16 bytes into float32 values. */
 export function decodeFloats(bytes: Uint8Array, dtype: FloatDType): Float32Array {
   const n = bytes.length / DTYPE_BYTES[dtype];

@@ -80,11 +80,13 @@ export function pruneAfterPrefill(
   s: ThinkSettings,
   shape: { kvHeads: number; headDim: number },
   spare = 0,
+  /** Move tokens to compact storage even at λ = 0 (value pruning and KIVI work on them). */
+  always = false,
 ): boolean {
   const D = shape.headDim;
   const prunedCount = cache.full - s.recent;
   const ratios = querySquares.map((_, l) => ratioOf(s, l));
-  if (cache.pruned > 0 || prunedCount <= 0 || ratios.every((r) => r === 0)) return false;
+  if (cache.pruned > 0 || prunedCount <= 0 || (!always && ratios.every((r) => r === 0))) return false;
   querySquares.forEach((qsq, l) => {
     for (let g = 0; g < shape.kvHeads; g++) {
       const scores = channelScores(qsq.subarray(g * D, (g + 1) * D), keySquares(cache.keysOf(l, g), prunedCount, D));

@@ -1,25 +1,21 @@
 // The whole decoder (Llama, Mistral, Qwen2) as one ONNX graph that serves both chunked prefill
 // and decode. The KV cache lives outside the graph, in JS buffers owned by KvCache: each call
 // feeds the past as per-(layer, KV head) prefix views and gets back only the new tokens' K/V.
-// Shapes: S new tokens, D head_dim, G = query heads per KV head, Tp pruned tokens with `kept`
-// channels, Tf full-key tokens, T = Tp + Tf past tokens, R rows that need logits.
+// Shapes: S new tokens, D head_dim, G = query heads per KV head, R rows that need logits, W rows
+// whose queries come back (observation window); the cache tiers are described in kvcache.ts.
 import { quantizeBlockwise, type WeightBits } from '../quantize';
 import { readTensor, readTensorBytes, type ModelWeights, type TensorRef } from '../weights';
+import { AttentionOps, compressedAttention, thinkAttention } from './attention';
 import { GraphBuilder, type Elem } from './onnx';
 
-/** Names of the graph's per-layer, per-KV-head cache inputs. */
-export const cacheInput = {
-  prunedKeys: (l: number, h: number) => `kp.${l}.${h}`, // [Tp, kept_l]
-  keptIndex: (l: number, h: number) => `ki.${l}.${h}`, // int64 [kept_l]
-  fullKeys: (l: number, h: number) => `kf.${l}.${h}`, // [Tf, D]
-  values: (l: number, h: number) => `v.${l}.${h}`, // [T, D]
-};
+export { cacheInput } from './attention';
 
 /** Names of the graph's per-layer outputs. */
 export const layerOutput = {
   keys: (l: number) => `k.${l}`, // [S, Hkv, D] after RoPE
   values: (l: number) => `v.${l}`, // [S, Hkv, D]
   querySquares: (l: number) => `qsq.${l}`, // [Hkv, D]: sum over window rows and the group's heads of q^2
+  windowQueries: (l: number) => `qwin.${l}`, // [W, Hq, D]: the rows named by window_rows, after RoPE
 };
 
 const ELEM_OF = { F32: 'float', F16: 'float16', BF16: 'bfloat16' } as const satisfies Record<string, Elem>;
@@ -27,6 +23,8 @@ const ELEM_OF = { F32: 'float', F16: 'float16', BF16: 'bfloat16' } as const sati
 export interface GraphOptions {
   /** Quantize every linear layer's weight (incl. the LM head) to 4 or 8 bits for MatMulNBits. */
   weightBits?: WeightBits;
+  /** Attention over the compressed cache layout (KIVI codes, compact values); see kvcache.ts. */
+  compressed?: boolean;
 }
 
 export interface ModelGraph {
@@ -100,9 +98,11 @@ export function buildModelGraph(w: ModelWeights, opts: GraphOptions = {}): Model
   const causalMask = g.input('causal_mask', 'float', ['S', 'S']);
   const obsWeight = g.op('Reshape', [g.input('obs_weight', 'float', ['S']), g.constI64([-1, 1, 1])]); // [S, 1, 1]
   const logitRows = g.input('logit_rows', 'int64', ['R']);
+  const windowRows = g.input('window_rows', 'int64', ['W']);
+  const packing = opts.compressed ? { shift: g.input('kv_shift', 'uint8', ['P']), mask: g.input('kv_mask', 'uint8', []) } : null;
 
   const half = D / 2;
-  const [cFirst, cHalf, cEnd, cZero, cMax] = [[0], [half], [D], [0], [2 ** 62]].map((v) => g.constI64(v));
+  const [cFirst, cHalf, cEnd] = [[0], [half], [D]].map((v) => g.constI64(v));
   const axis = (a: number) => g.constI64([a]);
   /** x*cos + rotate_half(x)*sin on [S, H, D], rotate_half(x) = [-x2, x1]. */
   const rope = (x: string): string => {
@@ -112,9 +112,7 @@ export function buildModelGraph(w: ModelWeights, opts: GraphOptions = {}): Model
     return g.op('Add', [g.op('Mul', [x, cos]), g.op('Mul', [rotated, sin])]);
   };
 
-  const scale = 1 / Math.sqrt(D);
-  const scores = (q: string, k: string): string =>
-    g.op('FusedMatMul', [q, k], { transB: 1, alpha: { float: scale } }, 'com.microsoft');
+  const ops = new AttentionOps(g, D);
 
   let x = g.op('Gather', [weight(w.embed), inputIds], { axis: 0 }); // [S, hidden]
 
@@ -130,34 +128,21 @@ export function buildModelGraph(w: ModelWeights, opts: GraphOptions = {}): Model
     const qsqHeads = g.op('ReduceSum', [g.op('Mul', [g.op('Mul', [q, q]), obsWeight]), axis(0)], { keepdims: 0 }); // [Hq, D]
     const qsq = g.op('ReduceSum', [g.op('Reshape', [qsqHeads, g.constI64([Hkv, G, D])]), axis(1)], { keepdims: 0 }); // [Hkv, D]
     g.output(layerOutput.querySquares(l), qsq, 'float', [Hkv, D]);
+    // Token eviction and value pruning score tokens with the window's own queries.
+    g.output(layerOutput.windowQueries(l), g.op('Gather', [q, windowRows], { axis: 0 }), 'float', ['W', Hq, D]);
 
     const qT = g.op('Transpose', [q], { perm: [1, 0, 2] }); // [Hq, S, D]
     const heads: string[] = [];
     for (let kv = 0; kv < Hkv; kv++) {
-      const kp = g.input(cacheInput.prunedKeys(l, kv), 'float', ['Tp', `kept${l}`]);
-      const ki = g.input(cacheInput.keptIndex(l, kv), 'int64', [`kept${l}`]);
-      const kf = g.input(cacheInput.fullKeys(l, kv), 'float', ['Tf', D]);
-      const vPast = g.input(cacheInput.values(l, kv), 'float', ['T', D]);
-
-      const qg = g.op('Reshape', [g.op('Slice', [qT, g.constI64([kv * G]), g.constI64([(kv + 1) * G]), axis(0)]), g.constI64([-1, D])]); // [G*S, D]
-      const kNew = g.op('Gather', [k, g.constI64([kv], [])], { axis: 1 }); // [S, D]
-      const vNew = g.op('Gather', [v, g.constI64([kv], [])], { axis: 1 }); // [S, D]
-
-      // A pruned token's score uses only its kept channels: q[:, kept] . kp^T (= zero-filling the rest).
-      const sPruned = scores(g.op('Gather', [qg, ki], { axis: 1 }), kp); // [G*S, Tp]
-      const sFull = scores(qg, kf); // [G*S, Tf]
-      const sNewFlat = scores(qg, kNew); // [G*S, S]
-      const byGroup = g.op('Concat', [g.constI64([G, -1]), g.op('Shape', [sNewFlat], { start: 1 })], { axis: 0 });
-      const sNewMasked = g.op('Add', [g.op('Reshape', [sNewFlat, byGroup]), causalMask]); // [G, S, S]
-      const sNew = g.op('Reshape', [sNewMasked, g.constI64([-1, 0])]); // [G*S, S]
-      const p = g.op('Softmax', [g.op('Concat', [sPruned, sFull, sNew], { axis: 1 })], { axis: -1 }); // [G*S, T + S]
-
-      // P . [V_past; V_new] without concatenating (and so copying) the past values.
-      const tPast = g.op('Shape', [vPast], { start: 0, end: 1 });
-      const pPast = g.op('Slice', [p, cZero, tPast, axis(1)]); // [G*S, T]
-      const pNew = g.op('Slice', [p, tPast, cMax, axis(1)]); // [G*S, S]
-      const o = g.op('Add', [g.op('MatMul', [pPast, vPast]), g.op('MatMul', [pNew, vNew])]); // [G*S, D]
-      heads.push(g.op('Reshape', [o, g.constI64([G, -1, D])])); // [G, S, D]
+      const head = {
+        q: g.op('Reshape', [g.op('Slice', [qT, g.constI64([kv * G]), g.constI64([(kv + 1) * G]), axis(0)]), g.constI64([-1, D])]), // [G*S, D]
+        kNew: g.op('Gather', [k, g.constI64([kv], [])], { axis: 1 }), // [S, D]
+        vNew: g.op('Gather', [v, g.constI64([kv], [])], { axis: 1 }), // [S, D]
+        causalMask,
+        G,
+        D,
+      };
+      heads.push(packing ? compressedAttention(g, ops, head, l, kv, packing) : thinkAttention(g, ops, head, l, kv)); // [G, S, D]
     }
     const attn = g.op('Reshape', [g.op('Transpose', [g.op('Concat', heads, { axis: 0 })], { perm: [1, 0, 2] }), g.constI64([0, Hq * D])]); // [S, Hq*D]
     x = g.op('Add', [x, linear(attn, L.o)]);
