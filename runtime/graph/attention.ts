@@ -123,7 +123,9 @@ export function compressedAttention(
   /** codes [T, B] -> float codes [T, C] (C = channels), b-bit fields lowest first. */
   const unpack = (codes: string, channels: string): string => {
     const fields = g.op('BitwiseAnd', [g.op('BitShift', [g.op('Unsqueeze', [codes, g.constI64([-1])]), packing.shift], { direction: 'RIGHT' }), packing.mask]); // [T, B, 8/b]
-    const flat = g.op('Reshape', [fields, g.constI64([0, -1])]); // [T, B * 8/b]
+    // Explicit target shape: Reshape cannot infer -1 when T = 0 (an empty tier).
+    const width = g.op('Mul', [g.op('Shape', [codes], { start: 1, end: 2 }), g.op('Shape', [packing.shift])]);
+    const flat = g.op('Reshape', [fields, g.op('Concat', [g.op('Shape', [codes], { start: 0, end: 1 }), width], { axis: 0 })]); // [T, B * 8/b]
     return f32(g.op('Slice', [flat, ops.zero, channels, g.constI64([1])])); // [T, C]
   };
   const kept = g.op('Shape', [ki]);
@@ -136,7 +138,8 @@ export function compressedAttention(
 
   // Values: per token over groups of g channels.
   const groupsPerRow = g.op('Shape', [vs], { start: 1, end: 2 });
-  const vCodes = g.op('Reshape', [unpack(vq, keptV), g.op('Concat', [g.constI64([-1]), groupsPerRow, g.constI64([-1])], { axis: 0 })]); // [Tq, groups, g]
+  const groupSize = g.op('Div', [keptV, groupsPerRow]);
+  const vCodes = g.op('Reshape', [unpack(vq, keptV), g.op('Concat', [g.constI64([-1]), groupsPerRow, groupSize], { axis: 0 })]); // [Tq, groups, g]
   const vHat = g.op('Add', [g.op('Mul', [vCodes, g.op('Unsqueeze', [f32(vs), g.constI64([-1])])]), g.op('Unsqueeze', [f32(vm), g.constI64([-1])])]);
   const vQuant = g.op('Reshape', [vHat, g.op('Concat', [g.constI64([-1]), keptV], { axis: 0 })]); // [Tq, keptV]
 
