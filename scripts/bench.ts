@@ -1,0 +1,241 @@
+// `npm run bench`: our runtime and llama.cpp side by side, in one run, on random-weight models of
+// real shapes, with the machine's memory bandwidth measured alongside. Prints a markdown table
+// and writes bench-results/bench.json. Every configuration runs in its own child process.
+//
+//   npm run bench                        full plan (under 15 minutes on 2 cores)
+//   npm run bench -- --quick             1k context, one model (smoke run)
+//   npm run bench -- --quick --model DIR --out FILE   (what the test runs, on a tiny model)
+//   --contexts 1024,4096,16384,32768     override the contexts of every model
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { loadConfig } from '../runtime/config';
+import { openModel } from '../runtime/weights';
+import { measureBandwidth } from './bench/bandwidth';
+import { runChild } from './bench/child';
+import { convertToGguf, type GgufFileType } from './bench/gguf';
+import type { LlamaCppJob, LlamaCppResult } from './bench/llamacpp';
+import { prepareModel, promptIds, type BenchModelSpec, type PreparedModel } from './bench/models';
+import type { OursJob, OursRun } from './bench/ours';
+import { boundFraction, computeRatios, renderMarkdown, type BenchFailure, type BenchReport, type BenchRow } from './bench/report';
+
+const ROOT = resolve(__dirname, '..');
+const SHARED = resolve(ROOT, '../shared/models');
+const THREADS = 2;
+const PRUNED_RATIO = 0.5;
+/** From this context on, our two ratios share one prefill (see scripts/bench/ours.ts). */
+const SHARED_PREFILL_FROM = 16384;
+const CHILD_TIMEOUT_MS = 10 * 60 * 1000;
+
+interface ModelPlan {
+  spec: BenchModelSpec;
+  contexts: number[];
+  /** llama.cpp F16 GGUF (with llama.cpp's default F16 KV cache) at these contexts too */
+  f16Contexts: number[];
+}
+
+interface Args {
+  quick: boolean;
+  modelDir?: string;
+  out: string;
+  contexts?: number[];
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { quick: false, out: join(ROOT, 'bench-results/bench.json') };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${k} needs a value`);
+      return v;
+    };
+    if (k === '--quick') a.quick = true;
+    else if (k === '--model') a.modelDir = resolve(value());
+    else if (k === '--out') a.out = resolve(value());
+    else if (k === '--contexts') {
+      a.contexts = value().split(',').map((s) => Number(s));
+      if (a.contexts.some((c) => !(Number.isInteger(c) && c >= 64))) throw new Error(`--contexts: integers >= 64 separated by commas, got ${argv[i]}`);
+    } else throw new Error(`unknown option ${k} (known: --quick, --model DIR, --out FILE, --contexts LIST)`);
+  }
+  return a;
+}
+
+/** Decode steps per context: enough for a stable mean, few at long contexts where each step is slow. */
+function stepsFor(context: number, quick: boolean): number {
+  if (quick) return 8;
+  if (context <= 1024) return 32;
+  if (context <= 4096) return 24;
+  if (context <= 16384) return 16;
+  return 8;
+}
+
+function readJson(path: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+}
+
+function plan(args: Args): ModelPlan[] {
+  if (args.modelDir) {
+    // A ready model folder (the test's tiny model): benchmarked as it is, under its folder name.
+    const spec: BenchModelSpec = { name: args.modelDir.split('/').filter(Boolean).pop()!, config: readJson(join(args.modelDir, 'config.json')) };
+    return [{ spec, contexts: args.contexts ?? [1024], f16Contexts: [] }];
+  }
+  const smolDir = join(SHARED, 'smollm2-135m-instruct');
+  const qwenShape = join(SHARED, 'shapes/qwen2.5-0.5b-instruct.json');
+  if (!existsSync(join(smolDir, 'config.json'))) throw new Error(`${smolDir}/config.json not found: the benchmark's model shapes come from ../shared/models (or pass --model DIR)`);
+  const smol: BenchModelSpec = { name: 'smollm2-135m', config: readJson(join(smolDir, 'config.json')), tokenizerDir: smolDir, preTokenizer: 'smollm' };
+  if (args.quick) return [{ spec: smol, contexts: args.contexts ?? [1024], f16Contexts: [] }];
+  const plans: ModelPlan[] = [{ spec: smol, contexts: args.contexts ?? [1024, 4096, 16384], f16Contexts: [1024] }];
+  if (existsSync(qwenShape))
+    plans.push({
+      spec: {
+        name: 'qwen2.5-0.5b',
+        config: readJson(qwenShape),
+        tokenizerNote: 'qwen2.5-0.5b: its 151,936-token vocabulary does not fit the SmolLM2 tokenizer; both runtimes get token ids (ours without a tokenizer, the GGUF with a byte-level placeholder vocabulary)',
+      },
+      // 16k of prefill on this shape alone takes longer than the whole 15-minute budget on 2 cores.
+      contexts: args.contexts ?? [1024, 4096],
+      f16Contexts: [1024],
+    });
+  return plans;
+}
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  const args = parseArgs(process.argv.slice(2));
+  const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
+  const plans = plan(args);
+  const notes: string[] = [];
+  const failures: BenchFailure[] = [];
+  const rows: BenchRow[] = [];
+
+  log('measuring memory bandwidth ...');
+  const bandwidth = await measureBandwidth(args.quick ? { bytesPerWorker: 64 * 1024 * 1024, passes: 2 } : {});
+  log(`read ${bandwidth.readGBps.toFixed(1)} GB/s, copy ${bandwidth.copyGBps.toFixed(1)} GB/s`);
+
+  for (const p of plans) {
+    const fileTypes: GgufFileType[] = p.f16Contexts.length ? ['F32', 'F16'] : ['F32'];
+    const m: PreparedModel = args.modelDir
+      ? await prepareExisting(args.modelDir, p.spec, fileTypes, log)
+      : await prepareModel(p.spec, join(ROOT, '.cache/bench-models'), fileTypes, log);
+    if (p.spec.tokenizerNote) notes.push(p.spec.tokenizerNote);
+    const config = loadConfig(m.dir);
+    const c = config;
+    const beyond = p.contexts.filter((n) => n + 2 * stepsFor(n, args.quick) > c.contextLength);
+    if (beyond.length)
+      notes.push(`${p.spec.name}: contexts ${beyond.join(', ')} exceed max_position_embeddings ${c.contextLength}; the context limit is raised (random weights: extrapolation is harmless for speed)`);
+    // Prompt ids avoid the low ids where special tokens usually sit.
+    const lo = Math.min(100, c.vocabSize - 1);
+    for (const n of p.contexts) {
+      const steps = stepsFor(n, args.quick);
+      const ids = promptIds(n, lo, c.vocabSize);
+      const contextLength = Math.max(c.contextLength, n + 2 * steps + 8);
+      const kvPerToken = c.layers * c.kvHeads * c.headDim * 2;
+
+      const ourJobs: OursJob[] =
+        n >= SHARED_PREFILL_FROM
+          ? [{ method: 'shared-prefill', modelDir: m.dir, context: n, steps, ratio: PRUNED_RATIO, promptIds: ids, contextLength }]
+          : [0, PRUNED_RATIO].map((ratio) => ({ method: 'engine' as const, modelDir: m.dir, context: n, steps, ratio, promptIds: ids, contextLength }));
+      for (const job of ourJobs) {
+        log(`ours ${p.spec.name} ${n} tokens, ${job.method === 'engine' ? `ratio ${job.ratio}` : `ratios 0 and ${job.ratio} (shared prefill)`} ...`);
+        try {
+          const run = await runChild<OursRun>(join(ROOT, 'scripts/bench/ours.ts'), job, CHILD_TIMEOUT_MS);
+          for (const { ratio, result: x } of run.results) {
+            const bytes = x.weightBytesPerToken + x.keyBytes + x.valueBytes;
+            rows.push({
+              model: p.spec.name, context: n, runtime: 'ours', ratio, weights: 'F32', kv: 'F32', method: job.method,
+              prefillTokensPerSec: x.prefillTokensPerSec, decodeMsPerToken: x.decodeMsPerToken, decodeSteps: x.decodeSteps,
+              keyBytes: x.keyBytes, valueBytes: x.valueBytes, peakRssBytes: x.peakRssBytes,
+              bytesPerToken: bytes, boundFraction: boundFraction(bytes, x.decodeMsPerToken, bandwidth.readGBps),
+              firstTokens: x.firstTokens, loadMs: x.loadMs,
+            });
+          }
+        } catch (e) {
+          failures.push({ model: p.spec.name, context: n, runtime: `ours ${job.method}`, error: errorText(e) });
+        }
+      }
+
+      const llamaRuns: { ft: GgufFileType; kv: 'F32' | 'F16' }[] = [{ ft: 'F32', kv: 'F32' }];
+      if (p.f16Contexts.includes(n)) llamaRuns.push({ ft: 'F16', kv: 'F16' });
+      for (const { ft, kv } of llamaRuns) {
+        log(`llama.cpp ${p.spec.name} ${n} tokens, ${ft} weights, ${kv} KV ...`);
+        const job: LlamaCppJob = { ggufPath: m.gguf[ft]!, steps, threads: THREADS, promptIds: ids, kvType: kv };
+        try {
+          const x = await runChild<LlamaCppResult>(join(ROOT, 'scripts/bench/llamacpp.ts'), job, CHILD_TIMEOUT_MS);
+          const elem = kv === 'F32' ? 4 : 2;
+          const keyBytes = (kvPerToken / 2) * (n + x.decodeSteps) * elem;
+          // llama.cpp computes in the file's precision: F16 matrices are read as 2 bytes.
+          const weightBytes = llamaWeightBytes(m.dir, ft);
+          const bytes = weightBytes + 2 * keyBytes;
+          rows.push({
+            model: p.spec.name, context: n, runtime: 'llama.cpp', ratio: null, weights: ft, kv, method: `node-llama-cpp ${x.backend}, flash attention ${x.flashAttention}`,
+            prefillTokensPerSec: x.prefillTokensPerSec, decodeMsPerToken: x.decodeMsPerToken, decodeSteps: x.decodeSteps,
+            keyBytes, valueBytes: keyBytes, peakRssBytes: x.peakRssBytes,
+            bytesPerToken: bytes, boundFraction: boundFraction(bytes, x.decodeMsPerToken, bandwidth.readGBps),
+            firstTokens: x.firstTokens, loadMs: x.loadMs,
+          });
+        } catch (e) {
+          failures.push({ model: p.spec.name, context: n, runtime: `llama.cpp ${ft}`, error: errorText(e) });
+        }
+      }
+    }
+  }
+  if (rows.some((r) => r.method === 'shared-prefill'))
+    notes.push(`from ${SHARED_PREFILL_FROM} tokens our two ratios share one prefill in one process (decode at ratio 0, then ThinK pruning, then decode): one peak RSS for both`);
+  notes.push(`ours computes in float32 with a float32 KV cache; llama.cpp rows marked F32 / F32 are the same precision; F16 / F16 is llama.cpp's default KV type on an F16 GGUF`);
+  notes.push(`prompt: fixed pseudo-random token ids, identical for both runtimes; decode is greedy`);
+
+  const ratios = computeRatios(rows, PRUNED_RATIO);
+  const report: BenchReport = {
+    startedAt: new Date(Date.now() - (performance.now() - t0)).toISOString(),
+    totalSeconds: (performance.now() - t0) / 1000,
+    quick: args.quick,
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, threads: THREADS },
+    bandwidth,
+    rows,
+    ratios,
+    failures,
+    notes,
+  };
+  mkdirSync(dirname(args.out), { recursive: true });
+  writeFileSync(args.out, JSON.stringify(report, null, 2) + '\n');
+  process.stdout.write(renderMarkdown(report, PRUNED_RATIO) + '\n');
+  log(`wrote ${args.out}`);
+  if (failures.length) process.exitCode = 1;
+}
+
+/** A caller-provided model folder: used in place; its GGUF files are written next to it. */
+async function prepareExisting(dir: string, spec: BenchModelSpec, fileTypes: GgufFileType[], log: (s: string) => void): Promise<PreparedModel> {
+  const gguf: PreparedModel['gguf'] = {};
+  for (const ft of fileTypes) {
+    const path = join(dir, `model-${ft.toLowerCase()}.gguf`);
+    log(`converting ${dir} to GGUF ${ft} ...`);
+    convertToGguf(dir, path, { fileType: ft });
+    gguf[ft] = path;
+  }
+  return { spec, dir, gguf, contextLength: loadConfig(dir).contextLength };
+}
+
+/** Bytes of weights llama.cpp reads per decode step: matrices at the file's precision, 1-D tensors at F32; tied heads read the embedding once. */
+function llamaWeightBytes(dir: string, ft: GgufFileType): number {
+  const c = loadConfig(dir);
+  const w = openModel(dir);
+  const matrixParams = w.parameters - oneDimParams(c);
+  const elem = ft === 'F32' ? 4 : 2;
+  const skip = w.tiedHead ? 0 : c.vocabSize * c.hiddenSize; // an untied embedding is only gathered
+  return (matrixParams - skip) * elem + oneDimParams(c) * 4;
+}
+
+function oneDimParams(c: ReturnType<typeof loadConfig>): number {
+  const bias = c.attentionBias ? (c.queryHeads + 2 * c.kvHeads) * c.headDim : 0;
+  return c.layers * (2 * c.hiddenSize + bias) + c.hiddenSize;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench: ${errorText(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,354 @@
+// A GGUF v3 writer of ours: converts a Hugging Face Llama / Mistral / Qwen2 folder (config.json,
+// safetensors, optional tokenizer.json) into a GGUF file that llama.cpp loads, in F32 or F16, so
+// the benchmark runs llama.cpp on exactly the weights our runtime runs.
+//
+// Format facts (GGUF v3, as llama.cpp reads it): little-endian; header = magic "GGUF", version,
+// tensor count (u64), metadata count (u64); then metadata key/value pairs; then tensor infos
+// (name, dims innermost first, ggml type, offset into the data section); then the data section,
+// every tensor aligned to 32 bytes.
+//
+// Layout facts: llama.cpp's 'llama' architecture applies RoPE to adjacent channel pairs, while
+// HF Llama checkpoints rotate halves, so q_proj / k_proj rows are permuted per head (row
+// p * D/2 + i moves to 2i + p); 'qwen2' uses the half-rotation layout and keeps rows as they are.
+import { closeSync, openSync, readFileSync, renameSync, writeSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ModelConfig } from '../../runtime/config';
+import { floatToHalf } from '../../runtime/safetensors';
+import { openModel, readTensor, type TensorRef } from '../../runtime/weights';
+
+export type GgufFileType = 'F32' | 'F16';
+
+const ALIGNMENT = 32;
+
+/** GGUF metadata value types. */
+const enum VType {
+  U32 = 4,
+  I32 = 5,
+  F32 = 6,
+  BOOL = 7,
+  STRING = 8,
+  ARRAY = 9,
+}
+
+/** ggml tensor types used here. */
+const GGML_TYPE = { F32: 0, F16: 1 } as const;
+/** general.file_type: all F32, or mostly F16 (1-D tensors stay F32). */
+const FILE_TYPE = { F32: 0, F16: 1 } as const;
+
+/** llama.cpp token types. */
+const TOKEN_NORMAL = 1;
+const TOKEN_CONTROL = 3;
+const TOKEN_USER_DEFINED = 4;
+const TOKEN_UNUSED = 5;
+
+type MetaValue =
+  | { t: VType.U32 | VType.I32 | VType.F32; v: number }
+  | { t: VType.BOOL; v: boolean }
+  | { t: VType.STRING; v: string }
+  | { t: VType.ARRAY; elem: VType.STRING; v: string[] }
+  | { t: VType.ARRAY; elem: VType.I32; v: Int32Array };
+
+interface GgufTensor {
+  name: string;
+  /** ggml order: innermost (contiguous) dimension first */
+  dims: number[];
+  type: (typeof GGML_TYPE)[keyof typeof GGML_TYPE];
+  bytes: number;
+  /** Produces the tensor's bytes when the writer reaches it, so at most one tensor is in memory. */
+  data(): Uint8Array;
+}
+
+/** Growable little-endian byte buffer for the header part (metadata + tensor infos). */
+class ByteSink {
+  private buf = Buffer.alloc(1 << 16);
+  length = 0;
+
+  private room(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const next = Buffer.alloc(Math.max(this.buf.length * 2, this.length + n));
+    this.buf.copy(next, 0, 0, this.length);
+    this.buf = next;
+  }
+  u32(x: number): void {
+    this.room(4);
+    this.buf.writeUInt32LE(x, this.length);
+    this.length += 4;
+  }
+  i32(x: number): void {
+    this.room(4);
+    this.buf.writeInt32LE(x, this.length);
+    this.length += 4;
+  }
+  u64(x: number): void {
+    this.room(8);
+    this.buf.writeBigUInt64LE(BigInt(x), this.length);
+    this.length += 8;
+  }
+  f32(x: number): void {
+    this.room(4);
+    this.buf.writeFloatLE(x, this.length);
+    this.length += 4;
+  }
+  u8(x: number): void {
+    this.room(1);
+    this.buf[this.length++] = x;
+  }
+  str(s: string): void {
+    const b = Buffer.from(s, 'utf8');
+    this.u64(b.length);
+    this.room(b.length);
+    b.copy(this.buf, this.length);
+    this.length += b.length;
+  }
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.length);
+  }
+}
+
+function writeValue(out: ByteSink, m: MetaValue): void {
+  out.u32(m.t);
+  switch (m.t) {
+    case VType.U32:
+      out.u32(m.v);
+      break;
+    case VType.I32:
+      out.i32(m.v);
+      break;
+    case VType.F32:
+      out.f32(m.v);
+      break;
+    case VType.BOOL:
+      out.u8(m.v ? 1 : 0);
+      break;
+    case VType.STRING:
+      out.str(m.v);
+      break;
+    case VType.ARRAY:
+      out.u32(m.elem);
+      out.u64(m.v.length);
+      if (m.elem === VType.STRING) for (const s of m.v as string[]) out.str(s);
+      else for (const x of m.v as Int32Array) out.i32(x);
+      break;
+  }
+}
+
+const align = (x: number) => Math.ceil(x / ALIGNMENT) * ALIGNMENT;
+
+/** Writes metadata + tensors as one GGUF v3 file (atomically: a temp file renamed at the end). */
+export function writeGguf(path: string, metadata: [string, MetaValue][], tensors: GgufTensor[]): void {
+  const head = new ByteSink();
+  head.u32(0x46554747); // "GGUF" read as a little-endian u32
+  head.u32(3);
+  head.u64(tensors.length);
+  head.u64(metadata.length);
+  for (const [key, value] of metadata) {
+    head.str(key);
+    writeValue(head, value);
+  }
+  let offset = 0;
+  for (const t of tensors) {
+    head.str(t.name);
+    head.u32(t.dims.length);
+    for (const d of t.dims) head.u64(d);
+    head.u32(t.type);
+    head.u64(offset);
+    offset = align(offset + t.bytes);
+  }
+  const tmp = `${path}.partial`;
+  const fd = openSync(tmp, 'w');
+  try {
+    const header = head.bytes();
+    writeSync(fd, header);
+    let pos = header.length;
+    const pad = (to: number) => {
+      if (to > pos) writeSync(fd, Buffer.alloc(to - pos));
+      pos = to;
+    };
+    const dataStart = align(pos);
+    pad(dataStart);
+    let rel = 0;
+    for (const t of tensors) {
+      pad(dataStart + rel);
+      const bytes = t.data();
+      if (bytes.byteLength !== t.bytes) throw new Error(`${t.name}: produced ${bytes.byteLength} bytes, expected ${t.bytes}`);
+      writeSync(fd, bytes);
+      pos += bytes.byteLength;
+      rel = align(rel + t.bytes);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+}
+
+/**
+ * HF rotate-half rows -> llama.cpp's adjacent-pair rows, per head: within each head of D rows,
+ * row p * (D/2) + i (p = 0 first half, 1 second half) becomes row 2i + p.
+ */
+export function permuteRotaryRows(w: Float32Array, heads: number, cols: number): Float32Array {
+  const rows = w.length / cols;
+  if (!Number.isInteger(rows) || rows % heads !== 0 || (rows / heads) % 2 !== 0)
+    throw new Error(`permuteRotaryRows: ${rows} rows do not split into ${heads} heads of an even size`);
+  const D = rows / heads;
+  const half = D / 2;
+  const out = new Float32Array(w.length);
+  for (let h = 0; h < heads; h++)
+    for (let p = 0; p < 2; p++)
+      for (let i = 0; i < half; i++) {
+        const src = (h * D + p * half + i) * cols;
+        out.set(w.subarray(src, src + cols), (h * D + 2 * i + p) * cols);
+      }
+  return out;
+}
+
+function toBytes(values: Float32Array, type: GgufTensor['type']): Uint8Array {
+  if (type === GGML_TYPE.F32) return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  const half = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) half[i] = floatToHalf(values[i]);
+  return new Uint8Array(half.buffer);
+}
+
+interface Vocab {
+  tokens: string[];
+  types: Int32Array;
+  merges: string[];
+}
+
+/** The 256 printable stand-ins GPT-2's byte-level BPE uses for bytes: a complete vocabulary of single bytes. */
+function byteLevelAlphabet(): string[] {
+  const direct: number[] = [];
+  for (let b = 0x21; b <= 0x7e; b++) direct.push(b);
+  for (let b = 0xa1; b <= 0xac; b++) direct.push(b);
+  for (let b = 0xae; b <= 0xff; b++) direct.push(b);
+  const chars: string[] = new Array(256);
+  let extra = 0;
+  for (let b = 0; b < 256; b++) chars[b] = direct.includes(b) ? String.fromCharCode(b) : String.fromCharCode(256 + extra++);
+  return chars;
+}
+
+/**
+ * The GGUF vocabulary: tokenizer.json's BPE vocab, merges and added tokens when present; padded
+ * with unused "[PAD<i>]" tokens up to the model's vocab_size (a checkpoint's embedding may be
+ * larger than its tokenizer). Without tokenizer.json: the 256 byte tokens, padded the same way
+ * (enough for llama.cpp to load; the benchmark feeds token ids, never text).
+ */
+export function readVocab(tokenizerPath: string | null, vocabSize: number): Vocab {
+  const tokens: string[] = new Array(vocabSize);
+  const types = new Int32Array(vocabSize);
+  let merges: string[] = [];
+  if (tokenizerPath) {
+    const tj = JSON.parse(readFileSync(tokenizerPath, 'utf8')) as {
+      model?: { type?: string; vocab?: Record<string, number>; merges?: (string | [string, string])[] };
+      added_tokens?: { id: number; content: string; special?: boolean }[];
+    };
+    if (tj.model?.type !== 'BPE' || !tj.model.vocab) throw new Error(`${tokenizerPath}: only BPE tokenizers (model.type "BPE" with a vocab) convert to GGUF 'gpt2'`);
+    const place = (id: number, text: string, type: number) => {
+      if (!(Number.isInteger(id) && id >= 0 && id < vocabSize)) throw new Error(`${tokenizerPath}: token ${JSON.stringify(text)} has id ${id}, outside the model's vocab_size ${vocabSize}`);
+      tokens[id] = text;
+      types[id] = type;
+    };
+    for (const [text, id] of Object.entries(tj.model.vocab)) place(id, text, TOKEN_NORMAL);
+    for (const a of tj.added_tokens ?? []) place(a.id, a.content, a.special ? TOKEN_CONTROL : TOKEN_USER_DEFINED);
+    merges = (tj.model.merges ?? []).map((m) => (Array.isArray(m) ? `${m[0]} ${m[1]}` : m));
+  } else {
+    if (vocabSize < 256) throw new Error(`vocab_size ${vocabSize} is below the 256 byte tokens a tokenizer-less GGUF vocabulary needs`);
+    byteLevelAlphabet().forEach((c, b) => {
+      tokens[b] = c;
+      types[b] = TOKEN_NORMAL;
+    });
+  }
+  for (let i = 0; i < vocabSize; i++)
+    if (tokens[i] === undefined) {
+      tokens[i] = `[PAD${i}]`;
+      types[i] = TOKEN_UNUSED;
+    }
+  return { tokens, types, merges };
+}
+
+export interface GgufOptions {
+  fileType: GgufFileType;
+  /** tokenizer.ggml.pre: llama.cpp's pre-tokenizer name for the vocabulary (default 'default'). */
+  preTokenizer?: string;
+  /** Context length written to the file (default the config's). */
+  contextLength?: number;
+  /** Where tokenizer.json comes from (default the model folder, if it has one). */
+  tokenizerPath?: string;
+}
+
+/** Converts a HF model folder into a GGUF file at `outPath`. */
+export function convertToGguf(modelDir: string, outPath: string, o: GgufOptions): void {
+  const w = openModel(modelDir);
+  const c: ModelConfig = w.config;
+  if (c.ropeScaling) throw new Error(`${modelDir}: rope_scaling '${c.ropeScaling.type}' is not supported by this GGUF writer`);
+  const arch = c.architecture === 'Qwen2ForCausalLM' ? 'qwen2' : 'llama';
+  const tokPath = o.tokenizerPath ?? (existsSync(join(modelDir, 'tokenizer.json')) ? join(modelDir, 'tokenizer.json') : null);
+  const vocab = readVocab(tokPath, c.vocabSize);
+
+  const u32 = (v: number): MetaValue => ({ t: VType.U32, v });
+  const f32 = (v: number): MetaValue => ({ t: VType.F32, v });
+  const meta: [string, MetaValue][] = [
+    ['general.architecture', { t: VType.STRING, v: arch }],
+    ['general.name', { t: VType.STRING, v: modelDir.split('/').filter(Boolean).pop() ?? 'model' }],
+    ['general.file_type', u32(FILE_TYPE[o.fileType])],
+    ['general.quantization_version', u32(2)],
+    [`${arch}.vocab_size`, u32(c.vocabSize)],
+    [`${arch}.context_length`, u32(o.contextLength ?? c.contextLength)],
+    [`${arch}.embedding_length`, u32(c.hiddenSize)],
+    [`${arch}.block_count`, u32(c.layers)],
+    [`${arch}.feed_forward_length`, u32(c.intermediateSize)],
+    [`${arch}.attention.head_count`, u32(c.queryHeads)],
+    [`${arch}.attention.head_count_kv`, u32(c.kvHeads)],
+    [`${arch}.attention.key_length`, u32(c.headDim)],
+    [`${arch}.attention.value_length`, u32(c.headDim)],
+    [`${arch}.rope.dimension_count`, u32(c.headDim)],
+    [`${arch}.rope.freq_base`, f32(c.ropeTheta)],
+    [`${arch}.attention.layer_norm_rms_epsilon`, f32(c.rmsNormEps)],
+    ['tokenizer.ggml.model', { t: VType.STRING, v: 'gpt2' }],
+    ['tokenizer.ggml.pre', { t: VType.STRING, v: o.preTokenizer ?? 'default' }],
+    ['tokenizer.ggml.tokens', { t: VType.ARRAY, elem: VType.STRING, v: vocab.tokens }],
+    ['tokenizer.ggml.token_type', { t: VType.ARRAY, elem: VType.I32, v: vocab.types }],
+    ['tokenizer.ggml.merges', { t: VType.ARRAY, elem: VType.STRING, v: vocab.merges }],
+    ['tokenizer.ggml.add_bos_token', { t: VType.BOOL, v: false }],
+  ];
+  if (c.bosTokenId !== null) meta.push(['tokenizer.ggml.bos_token_id', u32(c.bosTokenId)]);
+  if (c.eosTokenIds.length) meta.push(['tokenizer.ggml.eos_token_id', u32(c.eosTokenIds[0])]);
+
+  const tensors: GgufTensor[] = [];
+  /** Matrices take the file type; 1-D tensors (norms, biases) stay F32, as llama.cpp expects. */
+  const add = (name: string, ref: TensorRef, transform?: (v: Float32Array) => Float32Array) => {
+    const type = ref.shape.length === 1 ? GGML_TYPE.F32 : GGML_TYPE[o.fileType];
+    const n = ref.shape.reduce((a, b) => a * b, 1);
+    tensors.push({
+      name,
+      dims: [...ref.shape].reverse(),
+      type,
+      bytes: n * (type === GGML_TYPE.F32 ? 4 : 2),
+      data: () => {
+        const v = readTensor(ref);
+        return toBytes(transform ? transform(v) : v, type);
+      },
+    });
+  };
+  // Biases (rare on llama) are rows of width 1 and move with their rows.
+  const rotary = (heads: number, cols = c.hiddenSize) => (arch === 'llama' ? (v: Float32Array) => permuteRotaryRows(v, heads, cols) : undefined);
+  add('token_embd.weight', w.embed);
+  w.layers.forEach((L, i) => {
+    const p = `blk.${i}.`;
+    add(`${p}attn_norm.weight`, L.inputNorm);
+    add(`${p}attn_q.weight`, L.q, rotary(c.queryHeads));
+    add(`${p}attn_k.weight`, L.k, rotary(c.kvHeads));
+    add(`${p}attn_v.weight`, L.v);
+    if (L.qBias) add(`${p}attn_q.bias`, L.qBias, rotary(c.queryHeads, 1));
+    if (L.kBias) add(`${p}attn_k.bias`, L.kBias, rotary(c.kvHeads, 1));
+    if (L.vBias) add(`${p}attn_v.bias`, L.vBias);
+    add(`${p}attn_output.weight`, L.o);
+    add(`${p}ffn_norm.weight`, L.postNorm);
+    add(`${p}ffn_gate.weight`, L.gate);
+    add(`${p}ffn_up.weight`, L.up);
+    add(`${p}ffn_down.weight`, L.down);
+  });
+  add('output_norm.weight', w.finalNorm);
+  // Tied heads: no output.weight; llama.cpp then reuses token_embd.
+  if (!w.tiedHead) add('output.weight', w.lmHead);
+  writeGguf(outPath, meta, tensors);
+}

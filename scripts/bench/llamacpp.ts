@@ -1,0 +1,81 @@
+// llama.cpp through node-llama-cpp's prebuilt CPU binary (from the npm registry), one
+// configuration per process: load our GGUF with no GPU, prefill the same prompt token ids as our
+// runtime (no tokenizer round trip), then decode greedily, timing both.
+//
+// Prefill evaluates all prompt ids but the last; the first decode step evaluates the last prompt
+// id and samples, so every decode step is one single-token forward at the benchmark's context,
+// as in our runtime, and its first sampled token is the greedy next token after the prompt.
+import { childMain, isEntry, peakMemory } from './child';
+
+export interface LlamaCppJob {
+  ggufPath: string;
+  steps: number;
+  threads: number;
+  promptIds: number[];
+  /** llama.cpp KV cache element type: 'F32' matches our float32 cache; 'F16' is llama.cpp's default */
+  kvType: 'F32' | 'F16';
+}
+
+export interface LlamaCppResult {
+  prefillTokensPerSec: number;
+  decodeMsPerToken: number;
+  decodeSteps: number;
+  peakRssBytes: number;
+  firstTokens: number[];
+  loadMs: number;
+  /** the llama.cpp CPU backend variant in use, as node-llama-cpp reports it */
+  backend: string;
+  /** the flash-attention setting the context was created with ("auto" lets llama.cpp decide) */
+  flashAttention: string;
+}
+
+/** Environment that keeps node-llama-cpp from downloading or building llama.cpp: only the prebuilt binary may load. */
+export const NO_DOWNLOAD_ENV = { NODE_LLAMA_CPP_SKIP_DOWNLOAD: 'true' } as const;
+
+export async function runLlamaCpp(job: LlamaCppJob): Promise<LlamaCppResult> {
+  Object.assign(process.env, NO_DOWNLOAD_ENV);
+  const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
+  const t0 = performance.now();
+  const llama = await getLlama({ gpu: false, build: 'never', skipDownload: true, usePrebuiltBinaries: true, logLevel: LlamaLogLevel.error, maxThreads: job.threads });
+  const model = await llama.loadModel({ modelPath: job.ggufPath, gpuLayers: 0 });
+  const n = job.promptIds.length;
+  const context = await model.createContext({
+    contextSize: n + job.steps + 8,
+    threads: { ideal: job.threads, min: job.threads },
+    experimentalKvCacheKeyType: job.kvType,
+    experimentalKvCacheValueType: job.kvType,
+  });
+  const loadMs = performance.now() - t0;
+  const sequence = context.getSequence();
+
+  const tPrefill = performance.now();
+  await sequence.evaluateWithoutGeneratingNewTokens(job.promptIds.slice(0, -1) as never[]);
+  const prefillMs = performance.now() - tPrefill;
+
+  const tokens: number[] = [];
+  const tDecode = performance.now();
+  const gen = sequence.evaluate([job.promptIds[n - 1]] as never[], { temperature: 0 });
+  for (let i = 0; i < job.steps; i++) {
+    const next = await gen.next();
+    if (next.done) break;
+    tokens.push(Number(next.value));
+  }
+  const decodeMs = performance.now() - tDecode;
+  await gen.return();
+  const result: LlamaCppResult = {
+    prefillTokensPerSec: ((n - 1) * 1000) / prefillMs,
+    decodeMsPerToken: tokens.length ? decodeMs / tokens.length : 0,
+    decodeSteps: tokens.length,
+    peakRssBytes: peakMemory().peakRssBytes,
+    firstTokens: tokens.slice(0, 4),
+    loadMs,
+    backend: `${llama.gpu === false ? 'cpu' : llama.gpu} (${llama.buildType})`,
+    flashAttention: String(context.flashAttention),
+  };
+  await context.dispose();
+  await model.dispose();
+  await llama.dispose();
+  return result;
+}
+
+if (isEntry(__filename)) childMain(runLlamaCpp);

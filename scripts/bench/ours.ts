@@ -1,0 +1,157 @@
+// Our runtime, one configuration per process: load the model through the real Engine, prefill a
+// prompt of `context` token ids, then decode `steps` tokens greedily. Reports what the Engine
+// measures itself (prefill tokens/s, decode ms/token), the cache's key and value bytes after
+// decode, and the process's peak RSS.
+//
+// Long contexts ('shared-prefill'): a prefill of 16k tokens takes minutes on 2 cores (attention is
+// quadratic), and the Engine cannot re-prune a cache it already holds, so one process drives the
+// Engine's own parts (Runner, KvCache, pruneAfterPrefill) in the Engine's order: chunked prefill
+// with full keys, decode at ratio 0, then ThinK pruning and decode at the pruned ratio on the same
+// cache (`steps` tokens longer; the generated tokens are pruned too). Peak RSS is then shared by
+// both ratios (the prefill's full-key cache sets it either way).
+import { DEFAULT_PREFILL_CHUNK, Engine } from '../../runtime/engine';
+import { KvCache } from '../../runtime/kvcache';
+import { buildModelGraph } from '../../runtime/graph/model';
+import { Runner } from '../../runtime/runner';
+import { openSession } from '../../runtime/session';
+import { pruneAfterPrefill } from '../../runtime/think';
+import { openModel } from '../../runtime/weights';
+import { DEFAULT_THINK } from '../../src/protocol';
+import { childMain, isEntry, peakMemory } from './child';
+
+export interface OursJob {
+  /** 'engine': one ratio through Engine.generate; 'shared-prefill': ratio 0 then `ratio`, one prefill */
+  method: 'engine' | 'shared-prefill';
+  modelDir: string;
+  /** prompt tokens */
+  context: number;
+  /** decode steps */
+  steps: number;
+  /** ThinK key-channel prune ratio */
+  ratio: number;
+  promptIds: number[];
+  /** the Engine's context limit (set above max_position_embeddings for random-weight long runs) */
+  contextLength: number;
+}
+
+export interface OursResult {
+  prefillTokensPerSec: number;
+  decodeMsPerToken: number;
+  decodeSteps: number;
+  keyBytes: number;
+  valueBytes: number;
+  fullKeyBytes: number;
+  peakRssBytes: number;
+  /** greedy tokens after the prompt (the first one is checked against llama.cpp) */
+  firstTokens: number[];
+  loadMs: number;
+  /** weight bytes the decode reads per token as computed (float32 in our graph) */
+  weightBytesPerToken: number;
+}
+
+export interface OursRun {
+  /** one entry per ratio measured: [job.ratio] for 'engine', [0, job.ratio] for 'shared-prefill' */
+  results: { ratio: number; result: OursResult }[];
+}
+
+export async function runOurs(job: OursJob): Promise<OursRun> {
+  if (job.method === 'shared-prefill') return runSharedPrefill(job);
+  return { results: [{ ratio: job.ratio, result: await runEngine(job) }] };
+}
+
+/** Weight bytes one decode step reads: tied heads read the embedding once as the LM head, untied ones lm_head (one embedding row is noise). Float32 in our graph. */
+function decodeWeightBytes(modelDir: string): number {
+  const w = openModel(modelDir);
+  const c = w.config;
+  return (w.parameters - (w.tiedHead ? 0 : c.vocabSize * c.hiddenSize)) * 4;
+}
+
+async function runEngine(job: OursJob): Promise<OursResult> {
+  const engine = await Engine.load(
+    { modelDir: job.modelDir, contextLength: job.contextLength, think: { ratio: job.ratio } },
+    (level, msg) => level !== 'info' && process.stderr.write(`[ours ${level}] ${msg}\n`),
+  );
+  const noop = () => undefined;
+  const r = await engine.generate(
+    { requestId: 'bench', prompt: { ids: job.promptIds }, maxNewTokens: job.steps, sampling: { temperature: 0 } },
+    { onToken: noop, onProgress: noop, onMasks: noop, isCancelled: () => false },
+  );
+  await engine.dispose();
+  return {
+    prefillTokensPerSec: r.timings.prefillTokensPerSec,
+    decodeMsPerToken: r.timings.decodeMsPerToken,
+    decodeSteps: r.ids.length,
+    keyBytes: r.cache.keyBytes,
+    valueBytes: r.cache.valueBytes,
+    fullKeyBytes: r.cache.fullKeyBytes,
+    peakRssBytes: peakMemory().peakRssBytes,
+    firstTokens: r.ids.slice(0, 4),
+    loadMs: r.timings.loadMs,
+    weightBytesPerToken: decodeWeightBytes(job.modelDir),
+  };
+}
+
+function argmax(logits: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+  return best;
+}
+
+async function runSharedPrefill(job: OursJob): Promise<OursRun> {
+  const t0 = performance.now();
+  const weights = openModel(job.modelDir);
+  const config = { ...weights.config, contextLength: job.contextLength };
+  const opened = await openSession(buildModelGraph(weights), job.modelDir, 'cpu', (level, msg) => level !== 'info' && process.stderr.write(`[ours ${level}] ${msg}\n`));
+  const runner = new Runner(opened.session, config);
+  const loadMs = performance.now() - t0;
+  const n = job.promptIds.length;
+  const think = { ...DEFAULT_THINK, ratio: job.ratio };
+  const cache = new KvCache(config.layers, config.kvHeads, config.headDim, n + 2 * job.steps);
+  const querySquares = Array.from({ length: config.layers }, () => new Float64Array(config.kvHeads * config.headDim));
+  const windowFrom = n - Math.min(think.window, n);
+
+  const tPrefill = performance.now();
+  let logits: Float32Array | null = null;
+  for (let at = 0; at < n; at += DEFAULT_PREFILL_CHUNK)
+    logits = await runner.step(cache, job.promptIds.slice(at, at + DEFAULT_PREFILL_CHUNK), { windowFrom, querySquares });
+  const prefillTokensPerSec = (n * 1000) / (performance.now() - tPrefill);
+
+  const decode = async (): Promise<{ ms: number; ids: number[] }> => {
+    const ids: number[] = [];
+    const t = performance.now();
+    for (let i = 0; i < job.steps; i++) {
+      const id = argmax(logits!);
+      ids.push(id);
+      logits = await runner.step(cache, [id], { windowFrom: Infinity });
+      // The Engine's flush: generated keys join the compact store once enough accumulate.
+      if (cache.masked && think.flush > 0 && cache.full > think.flush) cache.prune(cache.full - think.recent);
+    }
+    return { ms: (performance.now() - t) / job.steps, ids };
+  };
+  const stats = (ms: number, ids: number[]): OursResult => {
+    const c = cache.stats();
+    return {
+      prefillTokensPerSec,
+      decodeMsPerToken: ms,
+      decodeSteps: ids.length,
+      keyBytes: c.keyBytes,
+      valueBytes: c.valueBytes,
+      fullKeyBytes: c.fullKeyBytes,
+      peakRssBytes: 0,
+      firstTokens: ids.slice(0, 4),
+      loadMs,
+      weightBytesPerToken: decodeWeightBytes(job.modelDir),
+    };
+  };
+  const full = await decode();
+  const unpruned = stats(full.ms, full.ids);
+  pruneAfterPrefill(cache, querySquares, think, config, job.steps);
+  const thin = await decode();
+  const pruned = stats(thin.ms, thin.ids);
+  const peak = peakMemory().peakRssBytes;
+  unpruned.peakRssBytes = pruned.peakRssBytes = peak;
+  await opened.session.release();
+  return { results: [{ ratio: 0, result: unpruned }, { ratio: job.ratio, result: pruned }] };
+}
+
+if (isEntry(__filename)) childMain(runOurs);

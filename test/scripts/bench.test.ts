@@ -1,0 +1,79 @@
+// The benchmark's quick mode end to end on a tiny random model: every JSON field present with a
+// sane value, and llama.cpp (on our GGUF) picking the same next token as our runtime. No timing
+// is asserted: speed is the benchmark's own output.
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { test } from 'node:test';
+import type { BenchReport } from '../../scripts/bench/report';
+import { writeTinyModel } from '../support/tinyModels';
+
+const root = resolve(__dirname, '../..');
+
+function hasNodeLlamaCpp(): boolean {
+  try {
+    require.resolve('node-llama-cpp', { paths: [root] });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('npm run bench -- --quick on a tiny model writes a complete report', async (t) => {
+  if (!hasNodeLlamaCpp()) return t.skip('node-llama-cpp is not installed (devDependency): the benchmark compares against it');
+  const dir = mkdtempSync(join(tmpdir(), 'bench-test-'));
+  try {
+    const modelDir = join(dir, 'tiny-llama');
+    await writeTinyModel(modelDir, 'llama');
+    const out = join(dir, 'bench.json');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/bench.ts'), '--quick', '--model', modelDir, '--out', out], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 5 * 60 * 1000,
+    });
+    assert.equal(r.status, 0, `bench failed:\n${r.stderr.slice(-3000)}`);
+    assert.match(r.stdout, /\| model \| context \| runtime/);
+    assert.match(r.stdout, /Total time: \d+ s\./);
+
+    const report = JSON.parse(readFileSync(out, 'utf8')) as BenchReport;
+    assert.equal(report.quick, true);
+    assert.deepEqual(report.failures, []);
+    assert.ok(report.bandwidth.readGBps > 0 && report.bandwidth.copyGBps > 0);
+    assert.ok(report.totalSeconds > 0);
+    assert.equal(report.machine.threads, 2);
+
+    const ours = report.rows.filter((x) => x.runtime === 'ours');
+    const llama = report.rows.filter((x) => x.runtime === 'llama.cpp');
+    assert.deepEqual(ours.map((x) => x.ratio).sort(), [0, 0.5]);
+    assert.equal(llama.length, 1);
+    for (const x of report.rows) {
+      assert.equal(x.context, 1024);
+      assert.equal(x.model, 'tiny-llama');
+      assert.ok(x.prefillTokensPerSec > 0, `${x.runtime} prefill`);
+      assert.ok(x.decodeMsPerToken > 0, `${x.runtime} decode`);
+      assert.equal(x.decodeSteps, 8);
+      assert.ok(x.peakRssBytes > 10 * 1024 * 1024, `${x.runtime} peak RSS ${x.peakRssBytes}`);
+      assert.ok(x.bytesPerToken > x.keyBytes + x.valueBytes);
+      assert.ok(x.boundFraction > 0);
+      assert.ok(x.firstTokens.length > 0);
+    }
+    // tiny llama: 2 layers x 2 KV heads x head_dim 16, float32, 1024 + 8 tokens.
+    const full = 2 * 2 * 16 * 4 * (1024 + 8);
+    const r0 = ours.find((x) => x.ratio === 0)!;
+    const r5 = ours.find((x) => x.ratio === 0.5)!;
+    assert.equal(r0.keyBytes, full);
+    assert.equal(r0.valueBytes, full);
+    assert.ok(r5.keyBytes < 0.6 * full && r5.keyBytes > 0.5 * full, `pruned key bytes ${r5.keyBytes} of ${full}`);
+
+    assert.equal(report.ratios.length, 1);
+    const q = report.ratios[0];
+    for (const k of ['prefillOursOverLlama', 'decodeSpeedupVsLlamaRatio0', 'decodeSpeedupVsLlamaPruned', 'prunedDecodeSpeedup', 'keyBytesRatio'] as const)
+      assert.ok(q[k] !== null && q[k]! > 0, `${k} = ${q[k]}`);
+    // The GGUF (with the llama Q/K row permutation) computes what our runtime computes.
+    assert.equal(q.nextTokenAgrees, true, `ours ${r0.firstTokens} vs llama.cpp ${llama[0].firstTokens}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
