@@ -51,22 +51,20 @@ describe('ThinK Lens in code-server (packaged VSIX)', { skip: reason }, () => {
     assert.ok(existsSync(path.join(dir, 'node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node')));
   });
 
-  test('Ask About Codebase streams an answer; panel and Cache Inspector show cache, ratio and a 20-cell heatmap', { timeout: 300_000 }, async () => {
+  test('Ask About Codebase answers; panel and Cache Inspector show cache, ratio and a 20-cell heatmap', { timeout: 300_000 }, async () => {
     const wb = s.workbench;
     await wb.screenshot('01-workbench');
     await wb.runCommand('ThinK Lens: Ask About Codebase');
     await wb.answerInput('What does the parse function in this library do?');
-
+    // On a fresh panel, stories260k usually finishes before the webview has loaded, and the
+    // panel then replays the whole answer at once; streaming is checked on a panel that is
+    // already open (after the runtime restart below).
     const answer = await wb.webview('#transcript');
-    await wb.recordTextLengths(answer, '#transcript .answer');
-    await wb.screenshot('02-ask-streaming');
+    await wb.screenshot('02-ask-started');
     const status = await wb.until(() => answer.locator('#status').innerText(), (t) => /Done|Failed|Stopped/.test(t), 'the answer to finish', 240_000);
     await wb.screenshot('03-ask-done');
     assert.match(status, /Done/, `answer did not finish: ${status} / ${await answer.locator('#transcript').innerText()}`);
-    const text = (await answer.locator('#transcript .answer').last().innerText()).trim();
-    assert.ok(text.length > 0, 'empty answer');
-    const lengths = (await wb.recordedLengths(answer)).filter((n) => n > 0);
-    assert.ok(lengths.length >= 2, `answer did not stream (text lengths seen: ${JSON.stringify(lengths)})`);
+    assert.ok((await answer.locator('#transcript .answer').last().innerText()).trim().length > 0, 'empty answer');
 
     // The activated extension is the installed one: its runtime runs from --extensions-dir.
     const pids = s.server.runtimePids();
@@ -89,8 +87,24 @@ describe('ThinK Lens in code-server (packaged VSIX)', { skip: reason }, () => {
         assert.equal(Number(kept), KEPT, `layer ${layer} head ${head} kept ${kept} channels`);
       }
     }
-    assert.ok(firstBytes(await stat(inspector, 'total')) > 0, `inspector cache total: ${await stat(inspector, 'total')}`);
+    // Opened after the answer: it must show the figures the runtime left, not wait for the next request.
+    const total = await wb.until(() => stat(inspector, 'total'), (t) => firstBytes(t) > 0, 'the Inspector cache size', 15_000).catch((e: Error) => e.message);
+    assert.ok(firstBytes(total) > 0, `inspector cache total: ${total}`);
     assert.equal((await stat(inspector, 'prune-ratio')).trim(), RATIO_TEXT);
+  });
+
+  test('a second question from the palette is answered too (follow-up on the same panel)', { timeout: 300_000 }, async () => {
+    const wb = s.workbench;
+    const question = 'How are errors reported?';
+    await wb.runCommand('ThinK Lens: Ask About Codebase');
+    await wb.answerInput(question);
+    const answer = await wb.webview('#transcript');
+    await wb.until(async () => (await answer.locator('#transcript .question').allInnerTexts()).join('\n'), (t) => t.includes(question), 'the follow-up in the panel', 60_000);
+    const status = await wb.until(() => answer.locator('#status').innerText(), (t) => /Done|Failed|Stopped/.test(t), 'the follow-up answer', 240_000);
+    await wb.screenshot('04b-follow-up');
+    const last = answer.locator('#transcript .turn').last();
+    assert.match(status, /Done/, `follow-up failed: ${await last.innerText()}`);
+    assert.ok((await last.locator('.answer').innerText()).trim().length > 0, 'empty follow-up answer');
   });
 
   test('Summarize File on a file longer than the context: progress shows, a summary arrives', { timeout: 300_000 }, async () => {
@@ -98,25 +112,38 @@ describe('ThinK Lens in code-server (packaged VSIX)', { skip: reason }, () => {
     await wb.openFile('src/parse.ts');
     await wb.runCommand('ThinK Lens: Summarize File');
     const answer = await wb.webview('#transcript');
-    // Progress: the panel's status line reports prompt tokens read (or a progress notification shows).
-    const progress = await wb.until(
-      async () => `${await answer.locator('#status').innerText()} | ${(await wb.notifications()).join(' | ')}`,
-      (t) => /Reading the prompt|Answering|Summariz|Done/.test(t),
-      'summary progress',
-      120_000,
+    // The panel keeps earlier turns (and their status) until the summary's own turn appears.
+    await wb.until(() => answer.locator('#transcript .turn:last-child .question').innerText().catch(() => ''), (t) => /Summarize/.test(t), 'the summary turn', 60_000);
+    // Poll until the summary finishes, keeping every progress sign seen on the way: the
+    // cancellable "Summarizing" notification and the panel's status line.
+    const seen = new Set<string>();
+    let shot = false;
+    const status = await wb.until(
+      async () => {
+        for (const n of await wb.notifications()) if (/Summariz/i.test(n)) seen.add(`notification: ${n.replace(/\s+/g, ' ')}`);
+        const line = await answer.locator('#status').innerText();
+        if (/Reading|Answering/.test(line)) seen.add(`status: ${line}`);
+        if (seen.size > 0 && !shot) {
+          shot = true;
+          await wb.screenshot('05-summarize-progress');
+        }
+        return line;
+      },
+      (t) => /Done|Failed|Stopped/.test(t),
+      'the summary to finish',
+      240_000,
     );
-    await wb.screenshot('05-summarize-progress');
-    log(`progress seen: ${progress}`);
-    const status = await wb.until(() => answer.locator('#status').innerText(), (t) => /Done|Failed|Stopped/.test(t), 'the summary to finish', 240_000);
     await wb.screenshot('06-summarize-done');
-    assert.match(status, /Done/, `summary did not finish: ${await answer.locator('#transcript').innerText()}`);
+    log(`progress seen: ${[...seen].slice(0, 6).join(' || ')}`);
+    assert.match(status, /Done/, `summary did not finish: ${await answer.locator('#transcript .turn').last().innerText()}`);
+    assert.ok([...seen].some((x) => x.startsWith('notification:')), `no Summarizing progress notification seen (${[...seen].join(' || ')})`);
     const summary = (await answer.locator('#transcript .answer').last().innerText()).trim();
     assert.ok(summary.length > 0, 'empty summary');
     const heading = await answer.locator('#transcript .turn').last().locator('.question').innerText();
     assert.match(heading, /parse\.ts/, `last turn is not the summary of parse.ts: ${heading}`);
   });
 
-  test('killing the runtime process: the extension restarts it and the next question is answered', { timeout: 300_000 }, async () => {
+  test('killing the runtime process: the extension restarts it and the next question is answered, streaming into the open panel', { timeout: 300_000 }, async () => {
     const wb = s.workbench;
     const [before] = s.server.runtimePids();
     assert.ok(before, 'no runtime process to kill');
@@ -124,9 +151,11 @@ describe('ThinK Lens in code-server (packaged VSIX)', { skip: reason }, () => {
     await wb.until(async () => s.server.runtimePids(), (p) => !p.includes(before), 'the killed runtime to be gone', 30_000);
     await wb.screenshot('07-runtime-killed');
 
+    // The Answer panel is open from the earlier tests: watch the new answer stream into it.
+    const answer = await wb.webview('#transcript');
+    await wb.recordTextLengths(answer, '#transcript .turn:last-child .answer');
     await wb.runCommand('ThinK Lens: Ask About Codebase');
     await wb.answerInput('Which file writes INI text?');
-    const answer = await wb.webview('#transcript');
     await wb.until(
       async () => (await answer.locator('#transcript .question').allInnerTexts()).join('\n'),
       (t) => t.includes('Which file writes INI text?'),
@@ -137,6 +166,10 @@ describe('ThinK Lens in code-server (packaged VSIX)', { skip: reason }, () => {
     await wb.screenshot('08-answer-after-restart');
     assert.match(status, /Done/, `no answer after restart: ${await answer.locator('#transcript').innerText()}`);
     assert.ok((await answer.locator('#transcript .answer').last().innerText()).trim().length > 0);
+    // Lengths of the new turn's answer as the DOM changed: several means it streamed in.
+    const lengths = (await wb.recordedLengths(answer)).filter((n) => n > 0);
+    const finalLength = (await answer.locator('#transcript .turn').last().locator('.answer').innerText()).length;
+    assert.ok(lengths.filter((n) => n < finalLength).length >= 2, `answer did not stream into the open panel (lengths seen: ${JSON.stringify(lengths)}, final ${finalLength})`);
     const after = s.server.runtimePids();
     assert.equal(after.length, 1, `expected one restarted runtime, found ${after.length}`);
     assert.notEqual(after[0], before);

@@ -38,6 +38,8 @@ export async function openSession(opts: { label: string; trusted: boolean; log: 
     settings: {
       'thinkLens.model': env.modelDir,
       'thinkLens.pruneRatio': configuredPruneRatio,
+      // Short answers: with 128, Summarize File's part summaries no longer fit stories260k's
+      // 512-token context together.
       'thinkLens.maxNewTokens': 64,
       // A quiet, deterministic workbench: no welcome page, tips, update or telemetry traffic.
       'workbench.startupEditor': 'none',

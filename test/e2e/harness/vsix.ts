@@ -29,6 +29,12 @@ function newestSource(): { file: string; mtimeMs: number } {
 
 /** Returns the path of an up-to-date VSIX, packaging one first when needed. */
 export function ensureVsix(log: (m: string) => void): string {
+  // A VSIX built elsewhere (another checkout, a release) is tested as it is.
+  const given = process.env.THINK_LENS_E2E_VSIX;
+  if (given) {
+    if (!existsSync(given)) throw new Error(`THINK_LENS_E2E_VSIX=${given} does not exist`);
+    return given;
+  }
   const vsix = vsixPath();
   const newest = newestSource();
   if (existsSync(vsix) && statSync(vsix).mtimeMs >= newest.mtimeMs) return vsix;

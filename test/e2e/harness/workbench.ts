@@ -42,29 +42,46 @@ export class Workbench {
     return this.page.locator('.quick-input-widget');
   }
 
-  /** Runs a command by its palette title ("ThinK Lens: Ask About Codebase"). */
-  async runCommand(title: string): Promise<void> {
-    const widget = this.quickInput();
-    // F1 is the palette's own binding and, unlike Ctrl+Shift+P, never reaches the browser.
+  /** Opens the palette with focus taken back from any webview (keys typed there stay there). */
+  private async openPalette(): Promise<void> {
+    await this.page.evaluate('document.activeElement instanceof HTMLElement && document.activeElement.blur()');
     await this.page.keyboard.press('Escape');
+    // F1 is the palette's own binding and, unlike Ctrl+Shift+P, never reaches the browser.
     await this.page.keyboard.press('F1');
-    await widget.waitFor({ state: 'visible', timeout: 15_000 });
-    const input = widget.locator('input').first();
-    await input.fill(`>${title}`);
-    const row = widget.locator('.monaco-list-row', { hasText: title }).first();
-    await row.waitFor({ state: 'visible', timeout: 30_000 });
-    const label = (await row.getAttribute('aria-label')) ?? (await row.innerText());
-    if (!label.includes(title)) throw new Error(`palette row "${label}" is not "${title}"`);
-    await row.click();
+    await this.quickInput().waitFor({ state: 'visible', timeout: 15_000 });
+  }
+
+  /**
+   * Runs a command by its palette title ("ThinK Lens: Ask About Codebase"). Right after the
+   * workbench appears, extensions' commands may not be registered yet: the palette is reopened
+   * until the command shows up.
+   */
+  async runCommand(title: string, timeoutMs = 90_000): Promise<void> {
+    const widget = this.quickInput();
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      await this.openPalette();
+      await widget.locator('input').first().fill(`>${title}`);
+      const row = widget.locator('.monaco-list-row', { hasText: title }).first();
+      try {
+        await row.waitFor({ state: 'visible', timeout: 5_000 });
+      } catch (err) {
+        if (Date.now() > deadline) {
+          await this.screenshot(`failed-palette-${title.replace(/\W+/g, '-')}`);
+          throw new Error(`command "${title}" not in the palette after ${timeoutMs} ms`);
+        }
+        continue;
+      }
+      await row.click();
+      return;
+    }
   }
 
   /** Opens a workspace file in an editor through Quick Open. */
   async openFile(relativePath: string): Promise<void> {
     const base = relativePath.split('/').pop()!;
     const widget = this.quickInput();
-    await this.page.keyboard.press('Escape');
-    await this.page.keyboard.press('F1');
-    await widget.waitFor({ state: 'visible', timeout: 15_000 });
+    await this.openPalette();
     // Without the '>' prefix the palette is Quick Open (file search).
     await widget.locator('input').first().fill(relativePath);
     await widget.locator('.monaco-list-row', { hasText: base }).first().waitFor({ state: 'visible', timeout: 30_000 });
@@ -109,7 +126,7 @@ export class Workbench {
         const frame = await inner?.contentFrame();
         if (frame && (await frame.locator(selector).count()) > 0) return frame;
       }
-      await this.page.waitForTimeout(250);
+      await this.page.waitForTimeout(100);
     }
     throw new Error(`no webview shows ${selector} within ${timeoutMs} ms`);
   }
