@@ -5,7 +5,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { Device, GenerateParams, GenerateResult, LoadParams, Prompt, SamplingParams, ThinkSettings } from '../src/protocol';
+import type { CompressionSettings, Device, GenerateParams, GenerateResult, LoadParams, Prompt, SamplingParams, ThinkSettings } from '../src/protocol';
+import { DEFAULT_EVICT } from './evict';
 import { EngineHost } from './engineHost';
 import { downloadModel, type DownloadProgress } from './hub';
 import { makeRandomModel } from './makeRandom';
@@ -22,6 +23,8 @@ export const USAGE = `usage:
   think-lens generate --model DIR (--prompt TEXT | --prompt-ids CSV) [--chat]
                       [--max-new-tokens N] [--prune-ratio R|R0,R1,...] [--obs-window W] [--recent N]
                       [--flush N] [--device cpu|webgpu|cuda] [--context N] [--prefill-chunk N]
+                      [--quantize int8|int4] [--evict snapkv|h2o --token-budget N] [--kv-bits 2|4]
+                      [--prune-values R] [--memory-budget-mb M]
                       [--temperature T] [--top-k K] [--top-p P] [--repetition-penalty R] [--seed N]
                       [--stop S]... [--json] [--verbose]
   think-lens make-random --config FILE --out DIR [--dtype bf16|f16|f32] [--seed N]
@@ -112,6 +115,12 @@ const GENERATE_OPTIONS = {
   device: { type: 'string' },
   context: { type: 'string' },
   'prefill-chunk': { type: 'string' },
+  quantize: { type: 'string' },
+  evict: { type: 'string' },
+  'token-budget': { type: 'string' },
+  'kv-bits': { type: 'string' },
+  'prune-values': { type: 'string' },
+  'memory-budget-mb': { type: 'string' },
   temperature: { type: 'string' },
   'top-k': { type: 'string' },
   'top-p': { type: 'string' },
@@ -169,7 +178,27 @@ export function generateRequest(args: string[]): { load: LoadParams; gen: Genera
   // Greedy unless asked otherwise: a top-k/top-p/seed without a temperature means "sample at 1".
   if (sampling.temperature === undefined && (topK !== undefined || topP !== undefined || seed !== undefined)) sampling.temperature = 1;
 
-  const load: LoadParams = { modelDir, think };
+  const compression: Partial<CompressionSettings> = {};
+  const budget = num('token-budget', v['token-budget'], { int: true, min: 1 });
+  if (v.evict !== undefined) {
+    if (v.evict !== 'snapkv' && v.evict !== 'h2o') throw new UsageError(`--evict must be snapkv or h2o (got "${v.evict}")`);
+    if (budget === undefined) throw new UsageError('--evict needs --token-budget N');
+    compression.evict = { method: v.evict, tokenBudget: budget, ...DEFAULT_EVICT };
+  } else if (budget !== undefined) throw new UsageError('--token-budget applies with --evict snapkv|h2o');
+  const kvBits = num('kv-bits', v['kv-bits'], { int: true, min: 2, max: 4 });
+  if (kvBits !== undefined) {
+    if (kvBits !== 2 && kvBits !== 4) throw new UsageError(`--kv-bits must be 2 or 4 (got "${v['kv-bits']}")`);
+    compression.kvBits = kvBits;
+  }
+  const pruneValues = num('prune-values', v['prune-values'], { min: 0, max: 0.99 });
+  if (pruneValues !== undefined) compression.pruneValues = pruneValues;
+  const quantize = v.quantize;
+  if (quantize !== undefined && quantize !== 'int8' && quantize !== 'int4') throw new UsageError(`--quantize must be int8 or int4 (got "${quantize}")`);
+
+  const load: LoadParams = { modelDir, think, compression };
+  if (quantize) load.quantize = quantize;
+  const memoryBudgetMb = num('memory-budget-mb', v['memory-budget-mb'], { min: 0.001 });
+  if (memoryBudgetMb !== undefined) load.memoryBudgetMb = memoryBudgetMb;
   if (device) load.device = device;
   const context = num('context', v.context, { int: true, min: 2 });
   if (context !== undefined) load.contextLength = context;
@@ -226,6 +255,7 @@ function jsonResult(r: GenerateResult, device: Device, fallback: string | undefi
     ...(fallback ? { fallback } : {}),
     cache: r.cache,
     timings: r.timings,
+    ...(r.budget ? { budget: r.budget } : {}),
   };
 }
 

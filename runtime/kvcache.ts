@@ -199,7 +199,7 @@ export class KvCache implements PrunableCache {
           h.values.copyWithin(0, count * D, this.full * D);
           h.values = shrink(h.values, (remaining + spare) * D);
         }
-        if (groups > 0) this.quantizeGroups(h, groups, this.compact + count);
+        if (groups > 0) this.quantizeGroups(h, groups, this.compact + count, spare);
       }
     this.full = remaining;
     this.compact += count - groups * KEY_GROUP;
@@ -207,7 +207,7 @@ export class KvCache implements PrunableCache {
   }
 
   /** KIVI: the oldest `groups` x 32 of one head's `compactRows` compact tokens become codes. */
-  private quantizeGroups(h: HeadCache, groups: number, compactRows: number): void {
+  private quantizeGroups(h: HeadCache, groups: number, compactRows: number, spare: number): void {
     const bits = this.layout.bits!;
     const rows = groups * KEY_GROUP;
     const { kept, valueKept: vk } = h;
@@ -229,6 +229,10 @@ export class KvCache implements PrunableCache {
       quantizeValueRow(h.compactValues, t * vk, vk, bits, h.valueCodes, (q + t) * vRow, h.valueScales, h.valueMins, (q + t) * vGroups);
     h.compactKeys.copyWithin(0, rows * kept, compactRows * kept);
     h.compactValues.copyWithin(0, rows * vk, compactRows * vk);
+    // What stays float32 is less than a group plus later flushes: release the prompt-sized buffers.
+    const keepRows = compactRows - rows + KEY_GROUP + spare;
+    h.compactKeys = shrink(h.compactKeys, keepRows * kept);
+    h.compactValues = shrink(h.compactValues, keepRows * vk);
   }
 
   /** The graph's cache inputs: zero-copy prefix views of every head's buffers. */
