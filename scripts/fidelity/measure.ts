@@ -1,0 +1,123 @@
+// Runs the fidelity measurement: teacher-forces every document through the unpruned cache and
+// through each method with the real engine, and tallies agreement, KL and bytes per token.
+import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { Engine } from '../../runtime/engine';
+import { Tokenizer } from '../../runtime/tokenizer';
+import { FidelityTally } from './metrics';
+import { UNPRUNED, fidelityMethods, type FidelityMethod } from './methods';
+import type { FidelityReport, FidelityRow } from './report';
+import { STORIES } from './stories';
+
+export interface FidelityOptions {
+  modelDir: string;
+  device: 'cpu' | 'webgpu' | 'cuda';
+  promptTokens: number;
+  continuationTokens: number;
+  maxDocuments: number;
+  chunk: number;
+  /** Progress lines (stderr). */
+  say: (line: string) => void;
+}
+
+export interface Document {
+  prompt: number[];
+  continuation: number[];
+}
+
+/**
+ * Cuts token streams into documents of prompt + continuation tokens (consecutive windows, so a
+ * long story gives several). Streams shorter than one window give nothing.
+ */
+export function cutDocuments(streams: readonly number[][], promptTokens: number, continuationTokens: number, max: number): Document[] {
+  const size = promptTokens + continuationTokens;
+  const out: Document[] = [];
+  for (const s of streams)
+    for (let at = 0; at + size <= s.length && out.length < max; at += size)
+      out.push({ prompt: s.slice(at, at + promptTokens), continuation: s.slice(at + promptTokens, at + size) });
+  return out;
+}
+
+/** Real text through the model's tokenizer, or, without one, the model's own sampled text. */
+async function tokenStreams(engine: Engine, o: FidelityOptions, size: number): Promise<{ streams: number[][]; source: string }> {
+  if (existsSync(join(o.modelDir, 'tokenizer.json'))) {
+    const tok = await Tokenizer.load(o.modelDir);
+    return { streams: STORIES.map((s) => tok.encode(s, { addBos: tok.addBos })), source: 'the TinyStories-style fixture texts (scripts/fidelity/stories.ts)' };
+  }
+  const m = engine.loaded.model;
+  const streams: number[][] = [];
+  const hooks = { onToken() {}, onProgress() {}, onMasks() {}, isCancelled: () => false };
+  for (let d = 0; d < o.maxDocuments; d++) {
+    const start = [(d * 7919 + 13) % m.vocabSize];
+    const r = await engine.generate(
+      { requestId: `fidelity-${d}`, prompt: { ids: start }, maxNewTokens: size, sampling: { temperature: 1, seed: 1 + d }, think: { ratio: 0 } },
+      hooks,
+    );
+    streams.push([...start, ...r.ids]);
+  }
+  return { streams, source: "the model's own sampled text (no tokenizer.json: temperature 1, fixed seeds)" };
+}
+
+export async function measureFidelity(o: FidelityOptions): Promise<FidelityReport> {
+  const t0 = performance.now();
+  const engine = await Engine.load({ modelDir: o.modelDir, device: o.device }, (level, msg) => o.say(`[${level}] ${msg}`));
+  try {
+    const m = engine.loaded.model;
+    // The whole document must fit the context with room for nothing else.
+    const limit = m.contextLength - 1;
+    let promptTokens = o.promptTokens;
+    let continuationTokens = o.continuationTokens;
+    const notes: string[] = [];
+    if (promptTokens + continuationTokens > limit) {
+      const scale = limit / (promptTokens + continuationTokens);
+      promptTokens = Math.floor(promptTokens * scale);
+      continuationTokens = Math.floor(continuationTokens * scale);
+      notes.push(`Lengths scaled down to the ${m.contextLength}-token context.`);
+    }
+    const { streams, source } = await tokenStreams(engine, o, promptTokens + continuationTokens);
+    const docs = cutDocuments(streams, promptTokens, continuationTokens, o.maxDocuments);
+    if (docs.length === 0)
+      throw new Error(`fidelity: no input is ${promptTokens + continuationTokens} tokens long (the texts give ${streams.map((s) => s.length).join(', ')}); use --prompt and --continuation to ask for less`);
+    notes.push(`Inputs: ${source}, cut into consecutive ${promptTokens + continuationTokens}-token windows.`);
+
+    const methods = fidelityMethods(promptTokens);
+    const tallies = new Map<FidelityMethod, FidelityTally>([[UNPRUNED, new FidelityTally()], ...methods.map((x) => [x, new FidelityTally()] as const)]);
+    let fp16 = 0;
+    for (const [d, doc] of docs.entries()) {
+      const run = (x: FidelityMethod) =>
+        engine.teacherForce({ promptIds: doc.prompt, continuation: doc.continuation, think: x.think, compression: x.compression, chunk: o.chunk });
+      const full = await run(UNPRUNED);
+      fp16 = full.cache.fp16FullBytesPerToken;
+      tallies.get(UNPRUNED)!.add(full.logits, full.logits, doc.continuation, full.cache.bytesPerToken);
+      for (const x of methods) {
+        const r = await run(x);
+        tallies.get(x)!.add(full.logits, r.logits, doc.continuation, r.cache.bytesPerToken);
+      }
+      o.say(`document ${d + 1}/${docs.length} done (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    }
+    const row = (x: FidelityMethod): FidelityRow => {
+      const t = tallies.get(x)!;
+      return { label: x.label, family: x.family, tag: x.tag, bytesPerToken: t.bytesPerToken, agreement: t.agreement, meanKl: t.meanKl, maxKl: t.klMax, accuracy: t.accuracy, positions: t.positions };
+    };
+    const D = m.headDim;
+    const same = [0.3, 0.4, 0.5, 0.6].map((r) => D - Math.floor(r * D));
+    if (new Set(same).size < same.length)
+      notes.push(`head_dim ${D}: ThinK keeps ${same.join(' / ')} channels at 0.3 / 0.4 / 0.5 / 0.6 (D - floor(ratio D)), so some ratios coincide.`);
+    notes.push('ThinK settings otherwise the defaults (window 32, recent 32, flush 128); eviction window 32, kernel 7; KIVI groups of 32.');
+    return {
+      model: basename(o.modelDir.replace(/\/+$/, '')),
+      device: `${engine.loaded.device}`,
+      documents: docs.length,
+      promptTokens,
+      continuationTokens,
+      chunk: o.chunk,
+      fp16FullBytesPerToken: fp16,
+      seconds: (performance.now() - t0) / 1000,
+      baseline: row(UNPRUNED),
+      rows: methods.map(row),
+      notes,
+    };
+  } finally {
+    await engine.dispose();
+  }
+}

@@ -1,0 +1,77 @@
+// The fidelity report as data, and its two renderings: a markdown table and the plot's spec.
+import type { PlotSpec } from './plot';
+
+export interface FidelityRow {
+  label: string;
+  family: string;
+  tag: string;
+  /** Mean over documents of the cache's bytes per token after the last continuation token. */
+  bytesPerToken: number;
+  /** Fraction of positions whose top token matches the unpruned cache's. */
+  agreement: number;
+  meanKl: number;
+  maxKl: number;
+  /** Fraction of positions whose top token is the text's next token. */
+  accuracy: number;
+  positions: number;
+}
+
+export interface FidelityReport {
+  model: string;
+  device: string;
+  documents: number;
+  promptTokens: number;
+  continuationTokens: number;
+  /** Continuation tokens per teacher-forced forward (flush runs between forwards). */
+  chunk: number;
+  /** layers x kvHeads x head_dim x 2 x 2 bytes. */
+  fp16FullBytesPerToken: number;
+  seconds: number;
+  /** The unpruned cache: agreement 1 and KL 0 by construction; its accuracy is the model's own. */
+  baseline: FidelityRow;
+  rows: FidelityRow[];
+  notes: string[];
+}
+
+function pct(x: number): string {
+  return `${(100 * x).toFixed(1)}%`;
+}
+
+function kl(x: number): string {
+  if (x === 0) return '0';
+  return x >= 0.01 ? x.toFixed(4) : x.toExponential(2);
+}
+
+export function fidelityMarkdown(r: FidelityReport): string {
+  const lines = [
+    `# Cache compression fidelity: ${r.model}`,
+    '',
+    `Teacher forcing on ${r.documents} documents (${r.promptTokens}-token prompt, ${r.continuationTokens}-token continuation each, ` +
+      `${r.chunk} token(s) per forward), ${r.device}, ${r.seconds.toFixed(1)} s. Every method is compared with the unpruned cache ` +
+      `of the same model at each continuation position: agreement = its top token equals the unpruned cache's; KL = KL(p_unpruned || p_method) in nats. ` +
+      `Bytes per token count every cache byte (float32 rows, codes, float16 scales and minimums, int64 channel indices); ` +
+      `an unpruned fp16 cache takes ${r.fp16FullBytesPerToken} bytes per token.`,
+    '',
+    '| method | bytes/token | vs fp16 | agreement | mean KL | max KL | next-token accuracy |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const row of [r.baseline, ...r.rows])
+    lines.push(
+      `| ${row.label} | ${row.bytesPerToken.toFixed(1)} | ${(row.bytesPerToken / r.fp16FullBytesPerToken).toFixed(2)}x | ${pct(row.agreement)} | ${kl(row.meanKl)} | ${kl(row.maxKl)} | ${pct(row.accuracy)} |`,
+    );
+  if (r.notes.length) lines.push('', ...r.notes.map((n) => `- ${n}`));
+  return lines.join('\n') + '\n';
+}
+
+export function fidelityPlotSpec(r: FidelityReport): PlotSpec {
+  return {
+    title: `Cache compression fidelity: ${r.model}`,
+    subtitle: `teacher forcing, ${r.documents} documents x (${r.promptTokens} prompt + ${r.continuationTokens} continuation tokens), vs the unpruned cache`,
+    points: r.rows.map((row) => ({ family: row.family, tag: row.tag, bytesPerToken: row.bytesPerToken, agreement: row.agreement, kl: row.meanKl })),
+    references: [
+      { label: 'unpruned fp32', bytesPerToken: r.baseline.bytesPerToken },
+      { label: 'fp16 full', bytesPerToken: r.fp16FullBytesPerToken },
+    ],
+    unconnected: ['combined'],
+  };
+}

@@ -1,0 +1,88 @@
+// The fidelity report writers with made-up numbers: the markdown table, the plot spec and the
+// rendered figure (no model runs here; `npm run fidelity` produces the real numbers).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { cutDocuments } from '../../../scripts/fidelity/measure';
+import { FidelityTally, klDivergence, logSoftmax } from '../../../scripts/fidelity/metrics';
+import { fidelityMethods } from '../../../scripts/fidelity/methods';
+import { formatTick, niceTicks, renderFidelityPlot } from '../../../scripts/fidelity/plot';
+import { fidelityMarkdown, fidelityPlotSpec } from '../../../scripts/fidelity/report';
+import { fakeReport } from './fakeReport';
+
+test('markdown: one row per method after the unpruned one, ratios to fp16, percentages and KL', () => {
+  const r = fakeReport();
+  const md = fidelityMarkdown(r);
+  const rows = md.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| method') && !l.startsWith('| ---'));
+  assert.equal(rows.length, r.rows.length + 1);
+  assert.equal(rows[0], '| unpruned (float32) | 680.0 | 2.13x | 100.0% | 0 | 0 | 60.0% |');
+  assert.ok(rows.includes('| ThinK 0.5 | 480.0 | 1.50x | 91.0% | 0.0200 | 0.4000 | 54.6% |'), md);
+  assert.ok(rows.includes('| KIVI 4-bit | 150.0 | 0.47x | 96.0% | 6.00e-3 | 0.1200 | 57.6% |'), md);
+  assert.match(md, /8 documents \(300-token prompt, 150-token continuation each/);
+  assert.match(md, /- head_dim 8: ratios 0.5 and 0.6/);
+});
+
+test('plot spec carries every row and both reference lines; the figure has every family colour', () => {
+  const r = fakeReport();
+  const spec = fidelityPlotSpec(r);
+  assert.equal(spec.points.length, r.rows.length);
+  assert.deepEqual(spec.references.map((x) => x.bytesPerToken), [680, 320]);
+  const c = renderFidelityPlot(spec, 700, 400);
+  const rgb = c.toRgb();
+  const seen = new Set<string>();
+  for (let i = 0; i < rgb.length; i += 3) seen.add(`${rgb[i]},${rgb[i + 1]},${rgb[i + 2]}`);
+  // ThinK blue, SnapKV orange, H2O green, KIVI red, value pruning purple, combined brown.
+  for (const colour of ['31,119,180', '255,127,14', '44,160,44', '214,39,40', '148,103,189', '140,86,75']) assert.ok(seen.has(colour), `colour ${colour} missing`);
+  const png = c.toPng();
+  assert.equal(png.readUInt32BE(16), 700);
+  assert.equal(png.readUInt32BE(20), 400);
+  assert.throws(() => renderFidelityPlot({ ...spec, points: [] }), /no points/);
+  assert.throws(() => renderFidelityPlot({ ...spec, points: [{ ...spec.points[0], agreement: 1.5 }] }), /bad point/);
+});
+
+test('niceTicks and formatTick', () => {
+  assert.deepEqual(niceTicks(0, 680, 6), [0, 200, 400, 600]);
+  assert.deepEqual(niceTicks(63, 100, 6), [70, 80, 90, 100]);
+  assert.deepEqual(niceTicks(90, 100, 5), [90, 92, 94, 96, 98, 100]);
+  assert.deepEqual(niceTicks(0, 1, 5), [0, 0.2, 0.4, 0.6, 0.8, 1]);
+  assert.equal(formatTick(0.30000000000000004), '0.3');
+  assert.equal(formatTick(1e-4), '1e-4');
+  assert.equal(formatTick(2.5e-5), '2.5e-5');
+  assert.equal(formatTick(0), '0');
+  assert.throws(() => niceTicks(2, 1), /bad range/);
+});
+
+test('KL: 0 for identical logits, shift-invariant, matches a hand value; tally aggregates', () => {
+  assert.equal(klDivergence([1, 2, 3], [1, 2, 3]), 0);
+  assert.ok(Math.abs(klDivergence([1, 2, 3], [11, 12, 13])) < 1e-12);
+  // p = (1/2, 1/2), q = (e/(1+e), 1/(1+e)): KL = log(1/2) - (1/2)(log q0 + log q1).
+  const lq = logSoftmax([1, 0]);
+  const expect = Math.log(0.5) - 0.5 * (lq[0] + lq[1]);
+  assert.ok(Math.abs(klDivergence([0, 0], [1, 0]) - expect) < 1e-12);
+  assert.throws(() => klDivergence([1], [1, 2]), /vocabularies differ/);
+  const t = new FidelityTally();
+  t.add([[0, 5], [5, 0]], [[0, 5], [0, 5]], [1, 1], 100);
+  t.add([[1, 0]], [[1, 0]], [0], 50);
+  assert.equal(t.positions, 3);
+  assert.equal(t.agreement, 2 / 3);
+  assert.equal(t.accuracy, 1);
+  assert.equal(t.bytesPerToken, 75);
+  assert.ok(t.meanKl > 0 && t.klMax === klDivergence([5, 0], [0, 5]));
+  assert.throws(() => t.add([[0]], [], [0], 1), /1 unpruned rows, 0 method rows/);
+});
+
+test('cutDocuments: consecutive windows, short streams skipped, capped', () => {
+  const s = Array.from({ length: 25 }, (_, i) => i);
+  const d = cutDocuments([s, [1, 2]], 6, 4, 10);
+  assert.equal(d.length, 2);
+  assert.deepEqual(d[1], { prompt: [10, 11, 12, 13, 14, 15], continuation: [16, 17, 18, 19] });
+  assert.equal(cutDocuments([s, s], 6, 4, 3).length, 3);
+});
+
+test('methods: ThinK at 0.3-0.6, SnapKV/H2O budgets from the prompt, KIVI 2 and 4, value pruning, combinations', () => {
+  const m = fidelityMethods(300);
+  const labels = m.map((x) => x.label);
+  for (const l of ['ThinK 0.3', 'ThinK 0.6', 'SnapKV B=120', 'H2O B=60', 'KIVI 2-bit', 'KIVI 4-bit', 'values 0.5', 'ThinK 0.5 + KIVI 2-bit', 'ThinK 0.5 + values 0.5', 'SnapKV B=120 + ThinK 0.5 + KIVI 4-bit'])
+    assert.ok(labels.includes(l), `${l} missing from ${labels.join(', ')}`);
+  assert.equal(new Set(labels).size, labels.length);
+  for (const x of m) if (x.family !== 'ThinK' && x.family !== 'combined') assert.equal(x.think.ratio, 0, `${x.label} must not prune key channels`);
+});
