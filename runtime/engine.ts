@@ -392,10 +392,17 @@ export class Engine {
   }
 
   private masks(): ThinkMasks | null {
-    if (!this.cache?.masked) return null;
+    if (!this.cache || (!this.cache.masked && this.cache.evicted === 0)) return null;
     return {
       headDim: this.config.headDim,
-      layers: this.cache.heads.map((layer) => layer.map((h) => ({ kept: h.keptChannels(), scores: Array.from(h.scores ?? []) }))),
+      layers: this.cache.heads.map((layer) =>
+        layer.map((h) => ({
+          kept: h.keptChannels(),
+          scores: Array.from(h.scores ?? []),
+          ...(h.valueKept < this.config.headDim ? { valueKept: Array.from(h.valueIndex) } : {}),
+          ...(h.keptTokens ? { keptTokens: Array.from(h.keptTokens) } : {}),
+        })),
+      ),
     };
   }
 

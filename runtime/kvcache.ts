@@ -49,6 +49,8 @@ export class HeadCache {
   valueCodes = new Uint8Array(0);
   valueScales = new Uint16Array(0);
   valueMins = new Uint16Array(0);
+  /** Prompt positions kept by token eviction (null: nothing evicted). */
+  keptTokens: Int32Array | null = null;
 
   constructor(readonly D: number, capacity: number) {
     this.kept = D;
@@ -163,6 +165,7 @@ export class KvCache implements PrunableCache {
     if (this.pruned > 0) throw new Error('KvCache: eviction happens before any token is compressed');
     const { D } = this;
     const h = this.heads[l][kv];
+    h.keptTokens = rows.slice();
     rows.forEach((row, i) => {
       h.fullKeys.copyWithin(i * D, row * D, (row + 1) * D);
       h.values.copyWithin(i * D, row * D, (row + 1) * D);
@@ -288,7 +291,8 @@ export class KvCache implements PrunableCache {
         if (this.layout.compressed) {
           const vGroups = h.valueKept / valueGroup(h.valueKept);
           valueBytes += Tq * rowBytes(h.valueKept, bits) + Tq * vGroups * 2 * F16 + (Tc * h.valueKept + Tf * D) * F32;
-          indexBytes += h.valueIndex.length * 4;
+          // Counted as int64 like the key channels (docs/compression.md "Bytes"); all-D means no value mask.
+          if (h.valueKept < D) indexBytes += h.valueKept * 8;
         } else valueBytes += (Tc + Tf) * D * F32;
         indexBytes += h.index.length * 8;
         for (const b of [h.compactKeys, h.fullKeys, h.values, h.compactValues, h.keyCodes, h.keyScales, h.keyMins, h.valueCodes, h.valueScales, h.valueMins]) allocated += b.byteLength;

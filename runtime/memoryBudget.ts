@@ -47,7 +47,7 @@ export function projectCacheBytes(s: Settings, n: number, N: number, m: Shape): 
     const values = compressedLayout
       ? quantized * (rowBytes(keptV, bits) + (keptV / valueGroup(keptV)) * 2 * 2) + compact * keptV * F32 + full * D * F32
       : (compressed + full) * D * F32;
-    const indices = kept * 8 + (compressedLayout ? keptV * 4 : 0);
+    const indices = kept * 8 + (keptV < D ? keptV * 8 : 0);
     perHead += keys + values + indices;
   }
   return perHead * m.kvHeads;

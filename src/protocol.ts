@@ -194,6 +194,10 @@ export interface HeadMask {
   kept: number[];
   /** Channel scores (length head_dim), the quantity ThinK ranks. */
   scores: number[];
+  /** Value channels kept for compressed tokens, when value pruning is on. */
+  valueKept?: number[];
+  /** Prompt positions this head kept, when token eviction is on. */
+  keptTokens?: number[];
 }
 export interface ThinkMasks {
   headDim: number;
