@@ -38,11 +38,11 @@ export class HeadCache {
   valueIndex: Int32Array;
   /** [valueKept, D] one-hot: compact values back to their channels. */
   valueSelect: Float32Array;
-  compactKeys = new Float32Array(0);
+  compactKeys: Float32Array = new Float32Array(0);
   fullKeys: Float32Array;
   /** Plain layout: every token's values [T, D]. Compressed layout: the full tier's [Tf, D]. */
   values: Float32Array;
-  compactValues = new Float32Array(0);
+  compactValues: Float32Array = new Float32Array(0);
   keyCodes = new Uint8Array(0);
   keyScales = new Uint16Array(0);
   keyMins = new Uint16Array(0);
