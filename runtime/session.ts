@@ -1,6 +1,6 @@
 // Creates the onnxruntime session for a model graph on the requested execution provider,
 // falling back to CPU with one clear log line when that provider cannot start.
-import { InferenceSession } from 'onnxruntime-node';
+import { env, InferenceSession } from 'onnxruntime-node';
 import type { Device } from '../src/protocol';
 import type { ModelGraph } from './graph/model';
 
@@ -11,6 +11,10 @@ export interface OpenedSession {
   device: Device;
   fallback?: string;
 }
+
+// onnxruntime's own logger would print raw C++ errors (a missing CUDA library, say) to stderr;
+// every failure also comes back as an exception, which we turn into one clear line.
+env.logLevel = 'fatal';
 
 export async function openSession(graph: ModelGraph, modelDir: string, device: Device, log: LogFn): Promise<OpenedSession> {
   const options = (provider: Device): InferenceSession.SessionOptions => ({

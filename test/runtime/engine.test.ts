@@ -102,3 +102,25 @@ describe('engine on stories260k (real tokenizer)', () => {
     }
   });
 });
+
+describe('execution providers', () => {
+  for (const device of ['cuda', 'webgpu'] as const) {
+    test(`${device} without its provider falls back to CPU with one clear warning, and still answers correctly`, async (t) => {
+      if (!existsSync(STORIES)) return t.skip(`model not found: ${STORIES}`);
+      const logs: [string, string][] = [];
+      const e = await Engine.load({ modelDir: STORIES, device }, (level, message) => logs.push([level, message]));
+      try {
+        if (e.loaded.device === device) return t.skip(`${device} is really available here; nothing to fall back from`);
+        assert.equal(e.loaded.device, 'cpu');
+        assert.match(e.loaded.fallback!, new RegExp(`^${device} execution provider could not start \\(.+\\); running on CPU$`));
+        const warnings = logs.filter(([level]) => level === 'warn');
+        assert.equal(warnings.length, 1, JSON.stringify(logs));
+        assert.equal(warnings[0][1], e.loaded.fallback);
+        const r = await e.generate({ requestId: 'p', prompt: { ids: [1] }, maxNewTokens: 3 }, collectingHooks());
+        assert.deepEqual(r.ids, [403, 407, 261]);
+      } finally {
+        await e.dispose();
+      }
+    });
+  }
+});
