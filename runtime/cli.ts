@@ -4,20 +4,13 @@
 // (2: usage, 1: everything else), never a stack trace unless THINK_LENS_DEBUG=1.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { CompressionSettings, Device, GenerateParams, GenerateResult, LoadParams, Prompt, SamplingParams, ThinkSettings } from '../src/protocol';
+import { num, parse, UsageError } from './cliArgs';
+import { ask, ASK_USAGE } from './cliAsk';
 import { DEFAULT_EVICT } from './evict';
 import { EngineHost } from './engineHost';
 import { downloadModel, type DownloadProgress } from './hub';
 import { makeRandomModel } from './makeRandom';
-
-/** Wrong flags or values: exit code 2, with a pointer to the usage text. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
 
 export const USAGE = `usage:
   think-lens generate --model DIR (--prompt TEXT | --prompt-ids CSV) [--chat]
@@ -30,6 +23,7 @@ export const USAGE = `usage:
   think-lens make-random --config FILE --out DIR [--dtype bf16|f16|f32] [--seed N]
                       [--tokenizer DIR] [--shards N]
   think-lens download REPO [--out DIR] [--revision R]      (HF_ENDPOINT, HF_TOKEN honoured)
+${ASK_USAGE}
 
 generate is greedy unless a sampling flag is given; --prompt-ids is used verbatim (no BOS).
 Without --json the text streams to stdout and a summary goes to stderr.`;
@@ -51,6 +45,8 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
         return await makeRandom(rest, io);
       case 'download':
         return await download(rest, io);
+      case 'ask':
+        return await ask(rest, io);
       case undefined:
       case 'help':
       case '--help':
@@ -74,32 +70,6 @@ function report(e: unknown, io: CliIo): number {
   }
   io.stderr.write(`think-lens: ${message}\n`);
   return 1;
-}
-
-/** node:util parseArgs, with its multi-sentence errors turned into one line of ours. */
-function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, positionals = false) {
-  try {
-    return parseArgs({ args, options, strict: true, allowPositionals: positionals });
-  } catch (e) {
-    const err = e as { code?: string; message: string };
-    const flag = /'([^']+)'/.exec(err.message)?.[1];
-    if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option ${flag ?? ''}`.trim());
-    if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(`option ${flag?.split(' ')[0] ?? ''} needs a value`);
-    if (err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') throw new UsageError(`unexpected argument ${flag ?? ''}`.trim());
-    throw new UsageError(err.message.split('.')[0]);
-  }
-}
-
-function num(flag: string, value: string | undefined, check: { int?: boolean; min?: number; max?: number } = {}): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  const bad = value.trim() === '' || !Number.isFinite(n) || (check.int && !Number.isInteger(n)) || (check.min !== undefined && n < check.min) || (check.max !== undefined && n > check.max);
-  if (bad) {
-    const kind = check.int ? 'an integer' : 'a number';
-    const range = check.min !== undefined && check.max !== undefined ? ` in [${check.min}, ${check.max}]` : check.min !== undefined ? ` >= ${check.min}` : '';
-    throw new UsageError(`--${flag} must be ${kind}${range} (got "${value}")`);
-  }
-  return n;
 }
 
 const GENERATE_OPTIONS = {
