@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 
 export const repoRoot = path.resolve(__dirname, '../../..');
-export const modelDir = path.resolve(repoRoot, '../shared/models/stories260k');
+export const modelDir = process.env.THINK_LENS_E2E_MODEL ?? path.resolve(repoRoot, '../shared/models/stories260k');
 export const fixtureWorkspace = path.join(repoRoot, 'test/fixtures/e2e-workspace');
 export const artifactsDir = path.join(repoRoot, 'test-artifacts/e2e');
 export const chromiumPath = process.env.THINK_LENS_CHROMIUM ?? '/usr/bin/chromium';
@@ -21,14 +21,22 @@ export interface E2eEnvironment {
 
 export const e2eRequired = process.env.THINK_LENS_E2E_REQUIRED === '1';
 
-let cached: { env?: E2eEnvironment; missing?: string } | undefined;
+export interface EnvironmentCheck {
+  env?: E2eEnvironment;
+  /** Why the suite cannot run, when it cannot. */
+  missing?: string;
+  /** Only the model is missing: a skip even where e2e is required (models are never assumed present). */
+  onlyModelMissing?: boolean;
+}
+
+let cached: EnvironmentCheck | undefined;
 
 /** Returns the environment, or the reason the suite cannot run here. */
-export function findEnvironment(): { env?: E2eEnvironment; missing?: string } {
+export function findEnvironment(): EnvironmentCheck {
   if (cached) return cached;
   const problems: string[] = [];
+  const modelMissing = !existsSync(path.join(modelDir, 'config.json'));
   if (!existsSync(chromiumPath)) problems.push(`chromium not found at ${chromiumPath} (apt-get install -y chromium)`);
-  if (!existsSync(path.join(modelDir, 'config.json'))) problems.push(`model not found: ${modelDir}`);
   let entry = '';
   if (process.platform !== 'linux') {
     problems.push(`code-server install script supports Linux only (this is ${process.platform})`);
@@ -42,6 +50,10 @@ export function findEnvironment(): { env?: E2eEnvironment; missing?: string } {
       problems.push(`code-server could not be installed (scripts/code-server.sh exited ${r.status ?? r.signal}): ${tail}`);
     }
   }
-  cached = problems.length ? { missing: problems.join('; ') } : { env: { codeServerEntry: entry, chromium: chromiumPath, modelDir } };
+  if (modelMissing) {
+    cached = { missing: [`model not found: ${modelDir} (set THINK_LENS_E2E_MODEL to a stories260k folder)`, ...problems].join('; '), onlyModelMissing: problems.length === 0 };
+  } else {
+    cached = problems.length ? { missing: problems.join('; ') } : { env: { codeServerEntry: entry, chromium: chromiumPath, modelDir } };
+  }
   return cached;
 }
