@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Engine } from '../../runtime/engine';
+import type { CacheStats } from '../../src/protocol';
 import { Tokenizer } from '../../runtime/tokenizer';
 import { FidelityTally } from './metrics';
 import { UNPRUNED, fidelityMethods, type FidelityMethod } from './methods';
@@ -86,18 +87,21 @@ export async function measureFidelity(o: FidelityOptions): Promise<FidelityRepor
     for (const [d, doc] of docs.entries()) {
       const run = (x: FidelityMethod) =>
         engine.teacherForce({ promptIds: doc.prompt, continuation: doc.continuation, think: x.think, compression: x.compression, chunk: o.chunk });
+      // Eviction shrinks the token count, not the bytes of a cached token: per token of context
+      // read (cached + evicted) is what compares every method on one axis.
+      const bytes = (c: CacheStats) => ({ perToken: c.bytesPerToken, perContextToken: (c.bytesPerToken * c.tokens) / (c.tokens + c.evictedTokens) });
       const full = await run(UNPRUNED);
       fp16 = full.cache.fp16FullBytesPerToken;
-      tallies.get(UNPRUNED)!.add(full.logits, full.logits, doc.continuation, full.cache.bytesPerToken);
+      tallies.get(UNPRUNED)!.add(full.logits, full.logits, doc.continuation, bytes(full.cache));
       for (const x of methods) {
         const r = await run(x);
-        tallies.get(x)!.add(full.logits, r.logits, doc.continuation, r.cache.bytesPerToken);
+        tallies.get(x)!.add(full.logits, r.logits, doc.continuation, bytes(r.cache));
       }
       o.say(`document ${d + 1}/${docs.length} done (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
     }
     const row = (x: FidelityMethod): FidelityRow => {
       const t = tallies.get(x)!;
-      return { label: x.label, family: x.family, tag: x.tag, bytesPerToken: t.bytesPerToken, agreement: t.agreement, meanKl: t.meanKl, maxKl: t.klMax, accuracy: t.accuracy, positions: t.positions };
+      return { label: x.label, family: x.family, tag: x.tag, bytesPerToken: t.bytesPerToken, bytesPerContextToken: t.bytesPerContextToken, agreement: t.agreement, meanKl: t.meanKl, maxKl: t.klMax, accuracy: t.accuracy, positions: t.positions };
     };
     const D = m.headDim;
     const same = [0.3, 0.4, 0.5, 0.6].map((r) => D - Math.floor(r * D));

@@ -41,10 +41,14 @@ export class FidelityTally {
   /** Positions where the method's top token is the text's actual next token. */
   correct = 0;
   bytesPerTokenSum = 0;
+  bytesPerContextTokenSum = 0;
   documents = 0;
 
-  /** Adds one document: logits[i] of both caches predict next[i]. */
-  add(full: readonly ArrayLike<number>[], method: readonly ArrayLike<number>[], next: readonly number[], bytesPerToken: number): void {
+  /**
+   * Adds one document: logits[i] of both caches predict next[i]. `bytes`: the method's cache at
+   * the end, per cached token and per token of context read (evicted tokens count in the latter).
+   */
+  add(full: readonly ArrayLike<number>[], method: readonly ArrayLike<number>[], next: readonly number[], bytes: { perToken: number; perContextToken: number }): void {
     if (full.length !== method.length || full.length !== next.length)
       throw new Error(`FidelityTally: ${full.length} unpruned rows, ${method.length} method rows, ${next.length} targets`);
     for (let i = 0; i < full.length; i++) {
@@ -56,7 +60,8 @@ export class FidelityTally {
       if (kl > this.klMax) this.klMax = kl;
     }
     this.positions += full.length;
-    this.bytesPerTokenSum += bytesPerToken;
+    this.bytesPerTokenSum += bytes.perToken;
+    this.bytesPerContextTokenSum += bytes.perContextToken;
     this.documents++;
   }
 
@@ -74,5 +79,9 @@ export class FidelityTally {
 
   get bytesPerToken(): number {
     return this.documents ? this.bytesPerTokenSum / this.documents : NaN;
+  }
+
+  get bytesPerContextToken(): number {
+    return this.documents ? this.bytesPerContextTokenSum / this.documents : NaN;
   }
 }

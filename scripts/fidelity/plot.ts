@@ -7,6 +7,7 @@ export interface PlotPoint {
   family: string;
   /** Short tag drawn beside the marker (e.g. "0.5", "B=128"). */
   tag: string;
+  /** Cache bytes per token of context read (the x axis). */
   bytesPerToken: number;
   /** Fraction in [0, 1]. */
   agreement: number;
@@ -140,7 +141,7 @@ function drawPanel(
   }
   c.line(p.x, p.y, p.x, p.y + p.h, INK, 2);
   c.line(p.x, p.y + p.h, p.x + p.w, p.y + p.h, INK, 2);
-  c.text('cache bytes per token', p.x + p.w / 2, p.y + p.h + 34, INK, 2, 'center');
+  c.text('cache bytes per context token', p.x + p.w / 2, p.y + p.h + 34, INK, 2, 'center');
   c.textVertical(yLabel, p.x - 78, p.y + p.h / 2, INK, 2);
   if (note) c.text(note, p.x + p.w, p.y - 16, MUTED, 1, 'right');
   families.forEach((fam, i) => {

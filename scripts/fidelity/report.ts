@@ -5,8 +5,10 @@ export interface FidelityRow {
   label: string;
   family: string;
   tag: string;
-  /** Mean over documents of the cache's bytes per token after the last continuation token. */
+  /** Mean over documents of the engine's bytesPerToken (all cache bytes / cached tokens) at the end. */
   bytesPerToken: number;
+  /** Mean over documents of all cache bytes / tokens of context read (cached + evicted): the plot's x. */
+  bytesPerContextToken: number;
   /** Fraction of positions whose top token matches the unpruned cache's. */
   agreement: number;
   meanKl: number;
@@ -49,15 +51,16 @@ export function fidelityMarkdown(r: FidelityReport): string {
     `Teacher forcing on ${r.documents} documents (${r.promptTokens}-token prompt, ${r.continuationTokens}-token continuation each, ` +
       `${r.chunk} token(s) per forward), ${r.device}, ${r.seconds.toFixed(1)} s. Every method is compared with the unpruned cache ` +
       `of the same model at each continuation position: agreement = its top token equals the unpruned cache's; KL = KL(p_unpruned || p_method) in nats. ` +
-      `Bytes per token count every cache byte (float32 rows, codes, float16 scales and minimums, int64 channel indices); ` +
+      `Cache bytes count every byte (float32 rows, codes, float16 scales and minimums, int64 channel indices), ` +
+      `per cached token (the engine's bytesPerToken) and per token of context read (cached + evicted, which is where eviction saves); ` +
       `an unpruned fp16 cache takes ${r.fp16FullBytesPerToken} bytes per token.`,
     '',
-    '| method | bytes/token | vs fp16 | agreement | mean KL | max KL | next-token accuracy |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| method | bytes / cached token | bytes / context token | vs fp16 | agreement | mean KL | max KL | next-token accuracy |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const row of [r.baseline, ...r.rows])
     lines.push(
-      `| ${row.label} | ${row.bytesPerToken.toFixed(1)} | ${(row.bytesPerToken / r.fp16FullBytesPerToken).toFixed(2)}x | ${pct(row.agreement)} | ${kl(row.meanKl)} | ${kl(row.maxKl)} | ${pct(row.accuracy)} |`,
+      `| ${row.label} | ${row.bytesPerToken.toFixed(1)} | ${row.bytesPerContextToken.toFixed(1)} | ${(row.bytesPerContextToken / r.fp16FullBytesPerToken).toFixed(2)}x | ${pct(row.agreement)} | ${kl(row.meanKl)} | ${kl(row.maxKl)} | ${pct(row.accuracy)} |`,
     );
   if (r.notes.length) lines.push('', ...r.notes.map((n) => `- ${n}`));
   return lines.join('\n') + '\n';
@@ -67,9 +70,9 @@ export function fidelityPlotSpec(r: FidelityReport): PlotSpec {
   return {
     title: `Cache compression fidelity: ${r.model}`,
     subtitle: `teacher forcing, ${r.documents} documents x (${r.promptTokens} prompt + ${r.continuationTokens} continuation tokens), vs the unpruned cache`,
-    points: r.rows.map((row) => ({ family: row.family, tag: row.tag, bytesPerToken: row.bytesPerToken, agreement: row.agreement, kl: row.meanKl })),
+    points: r.rows.map((row) => ({ family: row.family, tag: row.tag, bytesPerToken: row.bytesPerContextToken, agreement: row.agreement, kl: row.meanKl })),
     references: [
-      { label: 'unpruned fp32', bytesPerToken: r.baseline.bytesPerToken },
+      { label: 'unpruned fp32', bytesPerToken: r.baseline.bytesPerContextToken },
       { label: 'fp16 full', bytesPerToken: r.fp16FullBytesPerToken },
     ],
     unconnected: ['combined'],

@@ -170,6 +170,26 @@ test('value pruning: D - floor(rho D) channels by score, decode changes, nothing
   }
 });
 
+test('value pruning with flush: flushed tokens take the head value mask too (one uniform compressed store)', () => {
+  const ref = models.get('llama')!;
+  const D = ref.config.headDim;
+  const t: RefThink = { ratio: 0.5, window: 8, recent: 4, flush: 10 };
+  const steps = 12;
+  const r = ref.greedy(prompt.slice(0, 30), steps, t, { compression: { pruneValues: 0.5 } });
+  const noFlush = ref.greedy(prompt.slice(0, 30), steps, { ...t, flush: 0 }, { compression: { pruneValues: 0.5 } });
+  // The first flush follows decode step flush - recent + 1 = 7 and compresses 7 rows.
+  for (let i = 0; i <= 7; i++) assert.deepEqual(r.stepLogits[i], noFlush.stepLogits[i], `step ${i}`);
+  assert.ok(maxAbsDiff(r.stepLogits[8], noFlush.stepLogits[8]) > 0);
+  assert.equal(r.compressedTokens, 26 + 7);
+  // Bytes: every compressed row stores its kept key and value channels only.
+  const { layers, kvHeads } = ref.config;
+  const K = D / 2;
+  const V = D / 2;
+  const rows = 30 + steps - 1;
+  const perHead = 33 * (K + V) * 4 + (rows - 33) * 2 * D * 4 + (K + V) * 8;
+  assert.equal(r.bytes.total, layers * kvHeads * perHead);
+});
+
 test('value scores use the window mass of 32 positions without eviction, the eviction window with it', () => {
   const ref = models.get('llama')!;
   const a = ref.greedy(prompt, 1, think, { compression: { pruneValues: 0.25 } });

@@ -12,14 +12,17 @@
 // - pruned tokens: each head's surviving prompt tokens except its newest `recent`; a pruned
 //   token's attention score uses only its head's kept channels (the same as zero-filling);
 // - flush: after a decode step, when the tokens holding full keys exceed `flush` (0 disables),
-//   the oldest (full - recent) of them are pruned with their head's existing mask.
+//   the oldest (full - recent) of them are pruned with their head's existing mask (and, with
+//   value pruning, its value mask: the compressed store is uniform, as the engine keeps it).
 //
 // Compression (docs/compression.md), all once after the prompt, in this order per layer and head:
 // 1. eviction (SnapKV / H2O) from the window attention mass, each KV head its own kept tokens;
 // 2. ThinK over the survivors;
 // 3. value-channel pruning of the same pruned tokens, scored with the W_o column energy;
 // 4. KIVI: whole groups of 32 compressed tokens are quantized (keys per channel, values per
-//    token); flushed tokens join the compressed store and later whole groups get quantized too.
+//    token); flushed tokens join the compressed store (key and value masks applied) and later
+//    whole groups get quantized too. docs/compression.md §3's "recent and generated tokens keep
+//    all value channels" is read as: while they are not yet flushed.
 // Dropped channels, evicted tokens and quantization are all materialized in the cached rows
 // (zeros, removal, dequantized values), so attention itself stays the plain loop.
 import type { ModelConfig } from '../../runtime/config';
@@ -88,7 +91,7 @@ export interface RefResult {
   evictedTokens: number;
   /** [layer][kvHead][t], t in [0, n): the window attention mass a_t (null when neither eviction nor value pruning needs it). */
   windowMass: number[][][] | null;
-  /** [layer][kvHead] ascending value channels kept for the prefill-compressed tokens (null without value pruning). */
+  /** [layer][kvHead] ascending value channels kept for compressed tokens (null without value pruning). */
   keptValueChannels: number[][][] | null;
   /** [layer][kvHead][channel] the value scores s_j (null without value pruning). */
   valueScores: number[][][] | null;
@@ -461,7 +464,9 @@ export class ReferenceModel {
         // Every head holds as many full rows (eviction removes the same count from each).
         const full = cache.heads[0][0].keys.length - cache.heads[0][0].compressed;
         if (full > think.flush)
-          cache.heads.forEach((layer, l) => layer.forEach((H, g) => this.compress(H, full - think.recent, cache.kept![l][g], null, cache.bits)));
+          cache.heads.forEach((layer, l) =>
+            layer.forEach((H, g) => this.compress(H, full - think.recent, cache.kept![l][g], keptValueChannels?.[l][g] ?? null, cache.bits)),
+          );
       }
     }
     const H0 = cache.heads[0][0];

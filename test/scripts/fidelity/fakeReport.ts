@@ -2,7 +2,7 @@
 import type { FidelityReport, FidelityRow } from '../../../scripts/fidelity/report';
 
 function row(label: string, family: string, tag: string, bytesPerToken: number, agreement: number, meanKl: number): FidelityRow {
-  return { label, family, tag, bytesPerToken, agreement, meanKl, maxKl: meanKl * 20, accuracy: agreement * 0.6, positions: 1200 };
+  return { label, family, tag, bytesPerToken: family === 'SnapKV' || family === 'H2O' ? 680 : bytesPerToken, bytesPerContextToken: bytesPerToken, agreement, meanKl, maxKl: meanKl * 20, accuracy: agreement * 0.6, positions: 1200 };
 }
 
 export function fakeReport(): FidelityReport {

@@ -14,9 +14,10 @@ test('markdown: one row per method after the unpruned one, ratios to fp16, perce
   const md = fidelityMarkdown(r);
   const rows = md.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| method') && !l.startsWith('| ---'));
   assert.equal(rows.length, r.rows.length + 1);
-  assert.equal(rows[0], '| unpruned (float32) | 680.0 | 2.13x | 100.0% | 0 | 0 | 60.0% |');
-  assert.ok(rows.includes('| ThinK 0.5 | 480.0 | 1.50x | 91.0% | 0.0200 | 0.4000 | 54.6% |'), md);
-  assert.ok(rows.includes('| KIVI 4-bit | 150.0 | 0.47x | 96.0% | 6.00e-3 | 0.1200 | 57.6% |'), md);
+  assert.equal(rows[0], '| unpruned (float32) | 680.0 | 680.0 | 2.13x | 100.0% | 0 | 0 | 60.0% |');
+  assert.ok(rows.includes('| ThinK 0.5 | 480.0 | 480.0 | 1.50x | 91.0% | 0.0200 | 0.4000 | 54.6% |'), md);
+  assert.ok(rows.includes('| SnapKV B=60 | 680.0 | 250.0 | 0.78x | 80.0% | 0.1200 | 2.4000 | 48.0% |'), md);
+  assert.ok(rows.includes('| KIVI 4-bit | 150.0 | 150.0 | 0.47x | 96.0% | 6.00e-3 | 0.1200 | 57.6% |'), md);
   assert.match(md, /8 documents \(300-token prompt, 150-token continuation each/);
   assert.match(md, /- head_dim 8: ratios 0.5 and 0.6/);
 });
@@ -60,14 +61,15 @@ test('KL: 0 for identical logits, shift-invariant, matches a hand value; tally a
   assert.ok(Math.abs(klDivergence([0, 0], [1, 0]) - expect) < 1e-12);
   assert.throws(() => klDivergence([1], [1, 2]), /vocabularies differ/);
   const t = new FidelityTally();
-  t.add([[0, 5], [5, 0]], [[0, 5], [0, 5]], [1, 1], 100);
-  t.add([[1, 0]], [[1, 0]], [0], 50);
+  t.add([[0, 5], [5, 0]], [[0, 5], [0, 5]], [1, 1], { perToken: 100, perContextToken: 60 });
+  t.add([[1, 0]], [[1, 0]], [0], { perToken: 50, perContextToken: 50 });
   assert.equal(t.positions, 3);
   assert.equal(t.agreement, 2 / 3);
   assert.equal(t.accuracy, 1);
   assert.equal(t.bytesPerToken, 75);
+  assert.equal(t.bytesPerContextToken, 55);
   assert.ok(t.meanKl > 0 && t.klMax === klDivergence([5, 0], [0, 5]));
-  assert.throws(() => t.add([[0]], [], [0], 1), /1 unpruned rows, 0 method rows/);
+  assert.throws(() => t.add([[0]], [], [0], { perToken: 1, perContextToken: 1 }), /1 unpruned rows, 0 method rows/);
 });
 
 test('cutDocuments: consecutive windows, short streams skipped, capped', () => {
