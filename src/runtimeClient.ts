@@ -75,9 +75,14 @@ export class RuntimeClient implements vscode.Disposable {
     // Writing to a dead child's stdin raises EPIPE on the stream; the exit handler reports the real cause.
     this.child.stdin!.on('error', () => undefined);
     this.connection.onError(([err]) => this.log.warn(`runtime connection: ${err.message}`));
-    // The runtime writes every log line to stderr as well as sending it as a `log` notification;
-    // stderr is the one we keep (it also carries crashes and stack traces), so ignore the copy.
-    this.connection.onNotification(rpcLogMethod, () => undefined);
+    // The runtime's own log lines arrive as `log` notifications; stderr (below) carries whatever
+    // else the process prints: crashes, stack traces, native library messages.
+    this.connection.onNotification(rpcLogMethod, (p: RpcNotifications['log']) => {
+      const line = `runtime: ${p.message}`;
+      if (p.level === 'error') this.log.error(line);
+      else if (p.level === 'warn') this.log.warn(line);
+      else this.log.info(line);
+    });
     this.connection.listen();
 
     let pending = '';
@@ -104,10 +109,10 @@ export class RuntimeClient implements vscode.Disposable {
     });
   }
 
-  /** Lines the runtime tagged `[warn] ...` / `[error] ...` keep their level; anything else is info. */
+  /** stderr lines tagged `[warn] ...` / `[error] ...` (the runtime's debug mode) keep their level; anything else is info. */
   private logStderr(line: string): void {
     const m = /^\[(info|warn|error|debug)\] (.*)$/.exec(line);
-    const text = `runtime: ${m ? m[2] : line}`;
+    const text = `runtime stderr: ${m ? m[2] : line}`;
     if (m?.[1] === 'error') this.log.error(text);
     else if (m?.[1] === 'warn') this.log.warn(text);
     else this.log.info(text);
@@ -139,6 +144,7 @@ export class RuntimeClient implements vscode.Disposable {
    */
   async request<K extends keyof RpcRequests>(method: K, params: Params<K>, token?: vscode.CancellationToken): Promise<Result<K>> {
     if (this.exitInfo) throw new RuntimeExitedError(method, this.exitInfo);
+    if (this.stopping) throw new RuntimeExitedError(method, await this.exited);
     // No pid: spawn failed (its 'error' event is on its way); writing would hit a destroyed pipe.
     if (this.child.pid === undefined) throw new RuntimeExitedError(method, await this.exited);
     if (token?.isCancellationRequested) throw new vscode.CancellationError();
@@ -158,7 +164,8 @@ export class RuntimeClient implements vscode.Disposable {
         cancelledLocally = new Promise<never>((_, reject) => {
           subscriptions.push(
             token.onCancellationRequested(() => {
-              rpcSource.cancel();
+              // Tells the runtime ($/cancelRequest) unless the process is already going away.
+              if (!this.stopping && !this.exitInfo) rpcSource.cancel();
               reject(new vscode.CancellationError());
             }),
           );
@@ -192,6 +199,10 @@ export class RuntimeClient implements vscode.Disposable {
   async dispose(): Promise<void> {
     if (this.exitInfo) return;
     this.stopping = true;
+    // Writes already handed to the connection (e.g. a $/cancelRequest) go out on a later tick;
+    // let them reach the pipe before ending it, or they fail with "write after end".
+    await new Promise((r) => setImmediate(r));
+    this.connection.dispose();
     this.child.stdin?.end();
     const term = setTimeout(() => this.child.kill('SIGTERM'), 1000);
     const kill = setTimeout(() => this.child.kill('SIGKILL'), 3000);

@@ -277,6 +277,8 @@ export function registerAskAboutCodebase(ctx: Ctx, gather: GatherContext = gathe
   const cmd = new AskCommand(ctx, gather);
   return vscode.Disposable.from(
     cmd,
+    // The panel is a singleton of its class; on deactivation it goes with the extension.
+    new vscode.Disposable(() => AnswerPanel.current?.dispose()),
     vscode.commands.registerCommand('thinkLens.askAboutCodebase', (question?: string) =>
       cmd.run(typeof question === 'string' ? question : undefined).catch((e) => ctx.reportError('Ask About Codebase', e)),
     ),

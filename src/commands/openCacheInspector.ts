@@ -22,6 +22,7 @@ export function registerOpenCacheInspector(ctx: Ctx): vscode.Disposable {
       }
     }),
     InspectorPanel.registerSerializer(ctx.extension.extensionUri),
+    new vscode.Disposable(() => InspectorPanel.current?.dispose()),
     ctx.onDidChangeRuntime(() => void InspectorPanel.current?.post(ctx.inspectorState())),
     ctx.onProgress((progress) => void InspectorPanel.current?.post({ type: 'progress', progress })),
     ctx.onMasks((e) => void InspectorPanel.current?.post({ type: 'masks', masks: e.masks })),

@@ -41,7 +41,7 @@ test('a crashed runtime is restarted and the next request works', async (t) => {
   assert.equal((await second.request('stats', undefined)).busy, false);
   assert.deepEqual(states, ['starting', 'ready', 'crashed', 'starting', 'ready']);
   // The runtime's stderr reached the log, and the crash was logged with its cause.
-  assert.match(channel.text(), /runtime: crashy runtime \d+ up/);
+  assert.match(channel.text(), /runtime stderr: crashy runtime \d+ up/);
   assert.match(channel.text(), /\[warn\] runtime crashed \(killed by SIGKILL\); restarting/);
 });
 
