@@ -153,8 +153,7 @@ export class Engine {
   }
 
   async generate(p: GenerateParams, hooks: EngineHooks): Promise<GenerateResult> {
-    const extend = p.cache === 'extend' && this.cache !== null;
-    const { ids: promptIds, messages } = this.encodePrompt(p, extend);
+    const { ids: promptIds, messages, extend } = this.encodePrompt(p, p.cache === 'extend' && this.cache !== null);
     const maxNew = p.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
     const ctx = this.config.contextLength;
     const past = extend ? this.cache!.position : 0;
@@ -236,12 +235,10 @@ export class Engine {
     if (decoder && finish !== 'stop') emit(stops.push(decoder.flush()).emit + stops.flush(), -1);
     const decodeMs = performance.now() - tDecode;
     if (messages) {
-      const prior = extend && this.conversation ? this.conversation.messages : [];
-      const all = [...prior, ...messages, { role: 'assistant' as const, content: text }];
       const tok = this.requireTokenizer();
       // The cache holds the end-of-turn token too when the answer ended with it.
       const end = finish === 'eos' ? tok.decode([ids[ids.length - 1]]) : '';
-      this.conversation = { messages: all, rendered: tok.renderChat(all.slice(0, -1), true) + text + end };
+      this.conversation = { messages: [...messages, { role: 'assistant', content: text }], rendered: tok.renderChat(messages, true) + text + end };
     }
     progress('done', promptIds.length, 0, ids.length);
     return {
@@ -422,17 +419,28 @@ export class Engine {
     };
   }
 
-  private encodePrompt(p: GenerateParams, extend: boolean): { ids: number[]; messages: ChatMessage[] | null } {
+  /**
+   * The prompt's token ids; for chat prompts also the whole conversation so far (what the cache
+   * will hold before the answer). A follow-up (`extend`) feeds only what the cache lacks; when the
+   * chat template is not prefix-stable for this conversation, the whole conversation is re-read.
+   */
+  private encodePrompt(p: GenerateParams, extend: boolean): { ids: number[]; messages: ChatMessage[] | null; extend: boolean } {
     const prompt = p.prompt;
-    if ('ids' in prompt) return { ids: prompt.ids, messages: null };
+    if ('ids' in prompt) return { ids: prompt.ids, messages: null, extend };
     const tok = this.requireTokenizer();
-    if ('text' in prompt) return { ids: tok.encode(prompt.text, { addBos: !extend && tok.addBos }), messages: null };
-    if (!extend || !this.conversation) return { ids: tok.encodeChat(prompt.messages), messages: prompt.messages };
-    // A follow-up: render the whole conversation and feed only what the cache does not hold yet.
-    const full = tok.renderChat([...this.conversation.messages, ...prompt.messages], true);
-    if (!full.startsWith(this.conversation.rendered))
-      throw new Error("this model's chat template is not prefix-stable; ask the follow-up with cache 'reset'");
-    return { ids: tok.encode(full.slice(this.conversation.rendered.length), { addBos: false }), messages: prompt.messages };
+    if ('text' in prompt) return { ids: tok.encode(prompt.text, { addBos: !extend && tok.addBos }), messages: null, extend };
+    if (!extend || !this.conversation) return { ids: tok.encodeChat(prompt.messages), messages: prompt.messages, extend: false };
+    const { messages: history, rendered } = this.conversation;
+    const answer = history[history.length - 1].content;
+    // Templates that write "Assistant: {content}" want the answer without the leading space it streamed with.
+    for (const content of [answer, answer.trimStart()]) {
+      const messages = [...history.slice(0, -1), { role: 'assistant' as const, content }, ...prompt.messages];
+      const full = tok.renderChat(messages, true);
+      if (full.startsWith(rendered)) return { ids: tok.encode(full.slice(rendered.length), { addBos: false }), messages, extend: true };
+    }
+    this.log('info', "the chat template renders earlier turns differently once a turn follows; re-reading the conversation");
+    const messages = [...history, ...prompt.messages];
+    return { ids: tok.encodeChat(messages), messages, extend: false };
   }
 
   private requireTokenizer(): Tokenizer {

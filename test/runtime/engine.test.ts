@@ -87,6 +87,19 @@ describe('engine on stories260k (real tokenizer)', () => {
     assert.equal(engine.countTokens(['Once upon a time'])[0], r.promptTokens - 1, 'prompt = BOS + the text');
   });
 
+  test('chat follow-ups extend the cache with only the new turn (plain fallback template)', async (t) => {
+    if (!engine) return t.skip(`model not found: ${STORIES}`);
+    const first = await engine.generate(
+      { requestId: 'c1', prompt: { messages: [{ role: 'system', content: 'Tell stories.' }, { role: 'user', content: 'A story about a cat.' }] }, maxNewTokens: 12 },
+      collectingHooks(),
+    );
+    const hooks = collectingHooks();
+    const second = await engine.generate({ requestId: 'c2', prompt: { messages: [{ role: 'user', content: 'And a dog?' }] }, maxNewTokens: 8, cache: 'extend' }, hooks);
+    const read = hooks.progress.filter((p) => p.phase === 'prefill').at(-1)!.total;
+    assert.ok(read < 20, `only the new turn was read (${read} tokens)`);
+    assert.equal(second.cache.tokens, first.cache.tokens + read + second.ids.length);
+  });
+
   test('a model folder without tokenizer.json still loads, and a text prompt names the file', async (t) => {
     if (!engine) return t.skip(`model not found: ${STORIES}`);
     const dir = join(root, 'stories-no-tok');
