@@ -142,7 +142,7 @@ function drawPanel(
   c.line(p.x, p.y, p.x, p.y + p.h, INK, 2);
   c.line(p.x, p.y + p.h, p.x + p.w, p.y + p.h, INK, 2);
   c.text('cache bytes per context token', p.x + p.w / 2, p.y + p.h + 34, INK, 2, 'center');
-  c.textVertical(yLabel, p.x - 78, p.y + p.h / 2, INK, 2);
+  c.textVertical(yLabel, p.x - 95, p.y + p.h / 2, INK, 2);
   if (note) c.text(note, p.x + p.w, p.y - 16, MUTED, 1, 'right');
   families.forEach((fam, i) => {
     const { color, marker } = PALETTE[i % PALETTE.length];
@@ -150,12 +150,18 @@ function drawPanel(
     const clamp = (v: number) => Math.min(yAxis.hi, Math.max(yAxis.lo, v));
     const connect = !spec.unconnected?.includes(fam);
     for (let k = 1; connect && k < pts.length; k++) c.line(X(pts[k - 1].bytesPerToken), Y(clamp(value(pts[k - 1]))), X(pts[k].bytesPerToken), Y(clamp(value(pts[k]))), color, 2.5);
+    // Points that land on the same spot (e.g. ratios giving the same kept count) share one tag.
+    const spots = new Map<string, { x: number; y: number; tags: string[] }>();
     for (const q of pts) {
       const x = X(q.bytesPerToken);
       const y = Y(clamp(value(q)));
       drawMarker(c, marker, x, y, color);
-      if (q.tag) c.text(q.tag, x + 8, y - 12, color, 1);
+      const key = `${Math.round(x)},${Math.round(y)}`;
+      const spot = spots.get(key) ?? { x, y, tags: [] };
+      if (q.tag) spot.tags.push(q.tag);
+      spots.set(key, spot);
     }
+    for (const { x, y, tags } of spots.values()) if (tags.length) c.text(tags.join('/'), x + 8, y - 12, color, 1);
   });
 }
 
@@ -178,8 +184,11 @@ export function renderFidelityPlot(spec: PlotSpec, width = 1400, height = 720): 
   const aAxis: Axis = { lo: Math.min(aTicks[0], minAgree), hi: 100, log: false };
 
   const positive = spec.points.map((q) => q.kl).filter((v) => v > 0);
-  const klLo = positive.length ? 10 ** Math.floor(Math.log10(Math.min(...positive))) : 1e-6;
-  const klHi = positive.length ? 10 ** Math.ceil(Math.log10(Math.max(...positive)) + 1e-12) : 1;
+  // Whole decades, with a decade more where a point would sit on the frame.
+  const lo10 = positive.length ? Math.log10(Math.min(...positive)) : -6;
+  const hi10 = positive.length ? Math.log10(Math.max(...positive)) : 0;
+  const klLo = 10 ** (lo10 - Math.floor(lo10) < 0.15 ? Math.floor(lo10) - 1 : Math.floor(lo10));
+  const klHi = 10 ** (Math.ceil(hi10) - hi10 < 0.15 ? Math.ceil(hi10) + 1 : Math.ceil(hi10));
   const klAxis: Axis = { lo: klLo, hi: Math.max(klHi, klLo * 10), log: true };
   const klTicks: number[] = [];
   for (let e = Math.round(Math.log10(klAxis.lo)); e <= Math.round(Math.log10(klAxis.hi)); e++) klTicks.push(10 ** e);
