@@ -74,7 +74,7 @@ test('runtime errors keep their code and one-line message', { skip: missing }, a
   });
 });
 
-test('a runtime killed mid-answer fails the pending generate with how it ended; the runtime's log lines reached the channel', { skip: missing }, async () => {
+test('a runtime killed mid-answer fails the pending generate with how it ended; the runtime log lines reached the channel', { skip: missing }, async () => {
   const c = RuntimeClient.start(realRuntimeLaunch()!, log);
   try {
     await c.request('load', { modelDir: STORIES_DIR });
