@@ -44,6 +44,8 @@ export class Ctx implements vscode.Disposable {
   config: ThinkLensConfig;
   /** Latest cache figures (from progress notifications and generate results); cleared on restart. */
   lastCache: CacheStats | undefined;
+  /** The latest progress notification: what a newly opened Inspector shows first. */
+  lastProgress: ProgressNotification | undefined;
   lastMasks: MasksNotification['masks'] | undefined;
   /**
    * Bumped by every generate: a follow-up may extend the runtime's cache only if no other request
@@ -88,6 +90,7 @@ export class Ctx implements vscode.Disposable {
         this.loaded = undefined;
         this.lastCache = undefined;
         this.lastMasks = undefined;
+        this.lastProgress = undefined;
       }),
       this.supervisor.onDidStart((client) => this.attach(client)),
       vscode.workspace.onDidChangeConfiguration((e) => {
@@ -128,6 +131,7 @@ export class Ctx implements vscode.Disposable {
       client.onNotification('token', (p) => this.tokenEmitter.fire(p)),
       client.onNotification('progress', (p) => {
         this.lastCache = p.cache;
+        this.lastProgress = p;
         this.progressEmitter.fire(p);
         this.changed();
       }),

@@ -10,7 +10,7 @@
 
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { ChatMessage, ContextSummary, GenerateParams, LoadResult } from '../protocol';
+import type { ContextSummary, GenerateParams, LoadResult } from '../protocol';
 import { RpcErrors } from '../protocol';
 import type { Ctx, LoadedModel } from '../ctx';
 import type { ThinkLensConfig } from '../config';
@@ -20,6 +20,7 @@ import { stampFiles, unchangedSince, type FileStamp } from '../contextFingerprin
 import { RuntimeExitedError, RuntimeRequestError } from '../runtimeClient';
 import { gatherWorkspaceContext } from '../workspaceContext';
 import { tokenBudget } from '../budget';
+import { firstTurnMessages, overheadText, TEMPLATE_OVERHEAD_TOKENS } from '../askPrompt';
 
 /** The workspace context for one question (built by src/workspaceContext.ts). */
 export interface AskContext {
@@ -42,27 +43,9 @@ export interface GatherRequest {
 /** The one wiring point to context gathering. */
 export type GatherContext = (req: GatherRequest) => Promise<AskContext>;
 
-/**
- * Chat-template markup (role headers, BOS/EOS, separators) around the system and user messages:
- * countTokens counts raw text, so this is reserved on top of the counted system prompt and question.
- */
-export const TEMPLATE_OVERHEAD_TOKENS = 64;
-
-export const SYSTEM_PROMPT =
-  'You answer questions about a codebase. The files below are numbered by line. Answer from them, ' +
-  'and cite the lines you rely on as path:line (for example src/a.ts:12). If the files do not contain ' +
-  'the answer, say so.';
-
-export function firstTurnMessages(context: string, question: string): ChatMessage[] {
-  return [
-    { role: 'system', content: SYSTEM_PROMPT },
-    { role: 'user', content: `${context}\n\nQuestion: ${question}` },
-  ];
-}
-
 /** The real gatherer: the budget from memory, model and ThinK settings, then src/workspaceContext.ts. */
 export const gatherFromWorkspace: GatherContext = async ({ question, load, config, count, token }) => {
-  const [overhead] = await count([`${SYSTEM_PROMPT}\n\nQuestion: ${question}`]);
+  const [overhead] = await count([overheadText(question)]);
   const budget = tokenBudget({
     memoryBudgetMb: config.memoryBudgetMb,
     model: load.model,

@@ -8,6 +8,8 @@ import { InspectorPanel } from '../panels/inspectorPanel';
 export function openCacheInspector(ctx: Ctx): InspectorPanel {
   const panel = InspectorPanel.createOrShow(ctx.extension.extensionUri);
   void panel.post(ctx.inspectorState());
+  // Opened after (or between) generations: show the last figures rather than empty fields.
+  if (ctx.lastProgress) void panel.post({ type: 'progress', progress: ctx.lastProgress });
   if (ctx.lastMasks) void panel.post({ type: 'masks', masks: ctx.lastMasks });
   return panel;
 }

@@ -13,7 +13,7 @@ import { nextTurn, streamGenerate } from '../answerStream';
 import { chunkText, type TextChunk } from '../chunkText';
 import { documentChunks } from '../workspaceContext';
 import { tokenBudget } from '../budget';
-import { TEMPLATE_OVERHEAD_TOKENS } from './askAboutCodebase';
+import { TEMPLATE_OVERHEAD_TOKENS } from '../askPrompt';
 
 export const SUMMARY_SYSTEM =
   'You summarize source files for a developer. Say what the code is for, its main parts and how they fit together, ' +

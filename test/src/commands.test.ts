@@ -185,6 +185,25 @@ test('Ask: context summary, streamed answer, done; a follow-up on unchanged file
   assert.match('messages' in sent[2].prompt ? sent[2].prompt.messages.at(-1)!.content : '', /\/\/ edited/);
 });
 
+test('Open Cache Inspector after an answer shows that answer\'s cache figures and masks at once', { skip: runtimeMissing }, async (t) => {
+  const h = await startExtension({ files: FILES, settings: modelSettings });
+  t.after(() => h.close());
+  const ask = vscode.commands.executeCommand('thinkLens.askAboutCodebase', 'What does parse do?');
+  await until(() => mock.panels.length > 0);
+  answerPanel().webview.receive({ type: 'ready' });
+  await ask;
+  await waitForTurnEnd(answerPanel(), 1);
+  await vscode.commands.executeCommand('thinkLens.openCacheInspector');
+  const inspector = mock.panels.find((x) => x.viewType === 'thinkLens.cacheInspector' && !x.disposed);
+  assert.ok(inspector, 'the Inspector is open');
+  inspector.webview.receive({ type: 'ready' });
+  await until(() => inspector.webview.posted.some((m) => (m as { type: string }).type === 'progress'));
+  const progress = inspector.webview.posted.find((m) => (m as { type: string }).type === 'progress') as { progress: { phase: string; cache: { tokens: number; keyBytes: number } } };
+  assert.equal(progress.progress.phase, 'done');
+  assert.ok(progress.progress.cache.tokens > 0 && progress.progress.cache.keyBytes > 0);
+  assert.ok(inspector.webview.posted.some((m) => (m as { type: string }).type === 'masks'), 'masks too');
+});
+
 test('Ask: a runtime killed mid-answer shows a clear error, is restarted, and the next question is answered', { skip: runtimeMissing }, async (t) => {
   const h = await startExtension({ files: FILES, settings: { ...modelSettings, 'thinkLens.maxNewTokens': 200 } });
   t.after(() => h.close());
