@@ -2,7 +2,9 @@
 // configuration's thread pools or allocations disturb the next. A child prints exactly one line
 // starting with RESULT_TAG (JSON); everything else it prints goes to stderr.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { resolve } from 'node:path';
 
 const RESULT_TAG = 'BENCH_RESULT ';
@@ -22,10 +24,16 @@ export function peakMemory(): PeakMemory {
   return { peakRssBytes: process.resourceUsage().maxRSS * 1024 };
 }
 
-/** Runs `script` (a .ts file) in a fresh Node process through tsx, passing `job` as JSON; returns its result. */
+/**
+ * Runs `script` (a .ts file) in a fresh Node process through tsx, passing `job` as a JSON file
+ * (a 16k-token prompt is too large to travel safely on the command line); returns its result.
+ */
 export function runChild<T>(script: string, job: unknown, timeoutMs: number): Promise<T> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', resolve(script), JSON.stringify(job)], {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-job-'));
+  const jobFile = join(dir, 'job.json');
+  writeFileSync(jobFile, JSON.stringify(job));
+  return new Promise<T>((resolvePromise, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', resolve(script), jobFile], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: process.env,
     });
@@ -42,17 +50,17 @@ export function runChild<T>(script: string, job: unknown, timeoutMs: number): Pr
       const why = signal === 'SIGKILL' ? `killed after ${timeoutMs} ms` : `exited with ${signal ?? code}`;
       reject(new Error(`${script} ${why} without a result${tail ? `:\n${tail}` : ''}`));
     });
-  });
+  }).finally(() => rmSync(dir, { recursive: true, force: true }));
 }
 
-/** The child side: reads the job from argv, runs it, prints the one result line. */
+/** The child side: reads the job file named in argv, runs it, prints the one result line. */
 export function childMain<J, R>(run: (job: J) => Promise<R>): void {
-  const raw = process.argv[2];
-  if (!raw) {
-    process.stderr.write('usage: node --import tsx <script> <job as JSON> (started by scripts/bench.ts)\n');
+  const file = process.argv[2];
+  if (!file) {
+    process.stderr.write('usage: node --import tsx <script> <job.json> (started by scripts/bench.ts)\n');
     process.exit(2);
   }
-  run(JSON.parse(raw) as J).then(
+  run(JSON.parse(readFileSync(file, 'utf8')) as J).then(
     (r) => {
       process.stdout.write(RESULT_TAG + JSON.stringify(r) + '\n');
       // onnxruntime / llama.cpp thread pools may keep the loop alive: the result is out, leave.
