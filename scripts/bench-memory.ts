@@ -79,6 +79,7 @@ async function main(): Promise<void> {
     for (const ratio of ratios) {
       const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', __filename, '--child', model, String(context), String(ratio)], {
         cwd: root,
+        env: { ...process.env, MALLOC_MMAP_THRESHOLD_: '131072' }, // as the CLI and the extension run the runtime
         encoding: 'utf8',
         maxBuffer: 1 << 26,
       });

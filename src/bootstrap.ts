@@ -40,7 +40,9 @@ export function findRuntime(extensionPath: string, deps: BootstrapDeps = {}): Ru
   const execPath = deps.execPath ?? process.execPath;
   // Inside VS Code, process.execPath is Electron; this flag makes it behave as Node. Under plain
   // Node (tests, code-server's extension host) the flag is ignored.
-  const env: NodeJS.ProcessEnv = { ...(deps.env ?? process.env), ELECTRON_RUN_AS_NODE: '1' };
+  // A fixed glibc mmap threshold: large cache buffers freed by pruning go back to the system at
+  // once (the default dynamic threshold keeps them in the heap, so RSS would not show the saving).
+  const env: NodeJS.ProcessEnv = { MALLOC_MMAP_THRESHOLD_: '131072', ...(deps.env ?? process.env), ELECTRON_RUN_AS_NODE: '1' };
   const bundled = path.join(extensionPath, 'dist', 'runtime.js');
   const source = path.join(extensionPath, 'runtime', 'main.ts');
   const fromBundle = (): RuntimeLaunch => ({ command: execPath, args: [bundled], cwd: extensionPath, env, description: `bundled runtime ${bundled}` });
