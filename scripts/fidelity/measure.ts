@@ -59,6 +59,38 @@ async function tokenStreams(engine: Engine, o: FidelityOptions, size: number): P
   return { streams, source: "the model's own sampled text (no tokenizer.json: temperature 1, fixed seeds)" };
 }
 
+/** int8 / int4 weights against the unquantized model (unpruned caches on both sides). */
+async function weightQuantization(
+  o: FidelityOptions,
+  docs: Document[],
+  toRow: (x: Pick<FidelityMethod, 'label' | 'family' | 'tag'>, t: FidelityTally) => FidelityRow,
+): Promise<FidelityRow[]> {
+  const force = (e: Engine, doc: Document) => e.teacherForce({ promptIds: doc.prompt, continuation: doc.continuation, think: UNPRUNED.think, compression: UNPRUNED.compression, chunk: o.chunk });
+  const rows: FidelityRow[] = [];
+  const base = await Engine.load({ modelDir: o.modelDir, device: o.device }, () => {});
+  try {
+    const reference = [];
+    for (const doc of docs) reference.push((await force(base, doc)).logits);
+    for (const quantize of ['int8', 'int4'] as const) {
+      const e = await Engine.load({ modelDir: o.modelDir, device: o.device, quantize }, () => {});
+      try {
+        const t = new FidelityTally();
+        for (const [d, doc] of docs.entries()) {
+          const r = await force(e, doc);
+          t.add(reference[d], r.logits, doc.continuation, { perToken: r.cache.bytesPerToken, perContextToken: r.cache.bytesPerToken });
+        }
+        rows.push(toRow({ label: `${quantize} weights`, family: 'weights', tag: quantize }, t));
+        o.say(`${quantize} weights done`);
+      } finally {
+        await e.dispose();
+      }
+    }
+  } finally {
+    await base.dispose();
+  }
+  return rows;
+}
+
 export async function measureFidelity(o: FidelityOptions): Promise<FidelityReport> {
   const t0 = performance.now();
   const engine = await Engine.load({ modelDir: o.modelDir, device: o.device }, (level, msg) => o.say(`[${level}] ${msg}`));
@@ -99,10 +131,12 @@ export async function measureFidelity(o: FidelityOptions): Promise<FidelityRepor
       }
       o.say(`document ${d + 1}/${docs.length} done (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
     }
-    const row = (x: FidelityMethod): FidelityRow => {
-      const t = tallies.get(x)!;
-      return { label: x.label, family: x.family, tag: x.tag, bytesPerToken: t.bytesPerToken, bytesPerContextToken: t.bytesPerContextToken, agreement: t.agreement, meanKl: t.meanKl, maxKl: t.klMax, accuracy: t.accuracy, positions: t.positions };
-    };
+    const toRow = (x: Pick<FidelityMethod, 'label' | 'family' | 'tag'>, t: FidelityTally): FidelityRow => ({
+      label: x.label, family: x.family, tag: x.tag, bytesPerToken: t.bytesPerToken, bytesPerContextToken: t.bytesPerContextToken,
+      agreement: t.agreement, meanKl: t.meanKl, maxKl: t.klMax, accuracy: t.accuracy, positions: t.positions,
+    });
+    const row = (x: FidelityMethod): FidelityRow => toRow(x, tallies.get(x)!);
+    const weightRows = await weightQuantization(o, docs, toRow);
     const D = m.headDim;
     const same = [0.3, 0.4, 0.5, 0.6].map((r) => D - Math.floor(r * D));
     if (new Set(same).size < same.length)
@@ -119,6 +153,7 @@ export async function measureFidelity(o: FidelityOptions): Promise<FidelityRepor
       seconds: (performance.now() - t0) / 1000,
       baseline: row(UNPRUNED),
       rows: methods.map(row),
+      weightRows,
       notes,
     };
   } finally {

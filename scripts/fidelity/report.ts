@@ -32,6 +32,8 @@ export interface FidelityReport {
   /** The unpruned cache: agreement 1 and KL 0 by construction; its accuracy is the model's own. */
   baseline: FidelityRow;
   rows: FidelityRow[];
+  /** Weight quantization (int8, int4 for MatMulNBits) against the unquantized model, unpruned caches on both sides. */
+  weightRows?: FidelityRow[];
   notes: string[];
 }
 
@@ -62,6 +64,11 @@ export function fidelityMarkdown(r: FidelityReport): string {
     lines.push(
       `| ${row.label} | ${row.bytesPerToken.toFixed(1)} | ${row.bytesPerContextToken.toFixed(1)} | ${(row.bytesPerContextToken / r.fp16FullBytesPerToken).toFixed(2)}x | ${pct(row.agreement)} | ${kl(row.meanKl)} | ${kl(row.maxKl)} | ${pct(row.accuracy)} |`,
     );
+  if (r.weightRows?.length) {
+    lines.push('', '## Weight quantization', '', 'Linear-layer weights quantized at load (block-wise, blocks of 32, MatMulNBits) against the unquantized model; both with the unpruned cache.', '');
+    lines.push('| weights | agreement | mean KL | max KL | next-token accuracy |', '| --- | ---: | ---: | ---: | ---: |');
+    for (const row of r.weightRows) lines.push(`| ${row.label} | ${pct(row.agreement)} | ${kl(row.meanKl)} | ${kl(row.maxKl)} | ${pct(row.accuracy)} |`);
+  }
   if (r.notes.length) lines.push('', ...r.notes.map((n) => `- ${n}`));
   return lines.join('\n') + '\n';
 }
