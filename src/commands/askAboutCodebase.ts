@@ -186,7 +186,12 @@ export class AskCommand implements vscode.Disposable {
     try {
       const reuse = await this.canExtend(session, loaded);
       let params: Omit<GenerateParams, 'requestId'>;
-      const common = { maxNewTokens: this.ctx.config.maxNewTokens, sampling: { temperature: this.ctx.config.temperature } };
+      // The runtime holds the cache to the same budget: it picks the most faithful compression that fits.
+      const common = {
+        maxNewTokens: this.ctx.config.maxNewTokens,
+        sampling: { temperature: this.ctx.config.temperature },
+        memoryBudgetMb: this.ctx.config.memoryBudgetMb,
+      };
       if (reuse) {
         this.ctx.log.info(`follow-up: context unchanged, extending the cache (${reuse.summary.tokens} context tokens reused)`);
         post({ type: 'context', summary: reuse.summary });

@@ -138,6 +138,7 @@ async function summarizeText(
         prompt: { messages: [{ role: 'system', content: system }, { role: 'user', content }] },
         maxNewTokens: ctx.config.maxNewTokens,
         sampling: { temperature: ctx.config.temperature },
+        memoryBudgetMb: ctx.config.memoryBudgetMb,
         cache: 'reset',
       },
       post,

@@ -163,6 +163,7 @@ test('Ask: context summary, streamed answer, done; a follow-up on unchanged file
   assert.ok(done && done.type === 'done' && done.result.cache.tokens > 0);
   assert.equal(sent.length, 1);
   assert.equal(sent[0].cache, 'reset');
+  assert.equal(sent[0].memoryBudgetMb, 64, 'the runtime holds the cache to the same memory budget');
   const user = 'messages' in sent[0].prompt ? sent[0].prompt.messages.at(-1)!.content : '';
   assert.match(user, /=== src\/parse\.ts ===/);
   assert.match(user, /Question: What does parse do\?$/);
