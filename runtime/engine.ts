@@ -3,6 +3,7 @@
 // engineHost.ts); everything here is synchronous between awaits of session.run.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { Tensor, type InferenceSession } from 'onnxruntime-node';
 import {
   DEFAULT_COMPRESSION,
   DEFAULT_THINK,
@@ -22,10 +23,10 @@ import {
   type TokenNotification,
   type CacheStats,
 } from '../src/protocol';
+import { checkCompression, compressAfterPrefill, needsCompressedLayout, needsWindowMass } from './compress';
 import type { ModelConfig } from './config';
 import { StreamDecoder } from './detokenizer';
 import { ContextOverflowError, ModelError } from './errors';
-import { checkCompression, compressAfterPrefill, needsCompressedLayout, needsWindowMass } from './compress';
 import { DEFAULT_EVICT } from './evict';
 import { buildModelGraph } from './graph/model';
 import { buildScorerGraph, scorerInput, scorerOutput } from './graph/scorer';
@@ -34,8 +35,6 @@ import { KvCache } from './kvcache';
 import { Runner } from './runner';
 import { Sampler } from './sampler';
 import { openSession, type LogFn } from './session';
-import type { InferenceSession } from 'onnxruntime-node';
-import { Tensor } from 'onnxruntime-node';
 import { StopMatcher } from './stopStrings';
 import { checkThinkSettings } from './think';
 import { outputColumnEnergy } from './valuePrune';
