@@ -6,6 +6,8 @@
 //   npm run bench -- --quick             1k context, one model (smoke run)
 //   npm run bench -- --quick --model DIR --out FILE   (what the test runs, on a tiny model)
 //   --contexts 1024,4096,16384,32768     override the contexts of every model
+//   --quantize int8|int4                 ours with MatMulNBits weights (llama.cpp skipped)
+//   --only smollm2-135m                  only these models
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -39,6 +41,10 @@ interface Args {
   modelDir?: string;
   out: string;
   contexts?: number[];
+  /** ours with MatMulNBits weights; llama.cpp is then skipped (no GGUF of that precision is written) */
+  quantize?: 'int8' | 'int4';
+  /** only these model names (smollm2-135m, qwen2.5-0.5b) */
+  only?: string[];
 }
 
 function parseArgs(argv: string[]): Args {
@@ -56,7 +62,12 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--contexts') {
       a.contexts = value().split(',').map((s) => Number(s));
       if (a.contexts.some((c) => !(Number.isInteger(c) && c >= 64))) throw new Error(`--contexts: integers >= 64 separated by commas, got ${argv[i]}`);
-    } else throw new Error(`unknown option ${k} (known: --quick, --model DIR, --out FILE, --contexts LIST)`);
+    } else if (k === '--quantize') {
+      const q = value();
+      if (q !== 'int8' && q !== 'int4') throw new Error(`--quantize: int8 or int4, got ${q}`);
+      a.quantize = q;
+    } else if (k === '--only') a.only = value().split(',');
+    else throw new Error(`unknown option ${k} (known: --quick, --model DIR, --out FILE, --contexts LIST, --quantize int8|int4, --only NAMES)`);
   }
   return a;
 }
@@ -104,7 +115,8 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const args = parseArgs(process.argv.slice(2));
   const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
-  const plans = plan(args);
+  const plans = plan(args).filter((p) => !args.only || args.only.includes(p.spec.name));
+  if (!plans.length) throw new Error(`--only ${args.only?.join(',')}: no such model (smollm2-135m, qwen2.5-0.5b)`);
   const notes: string[] = [];
   const failures: BenchFailure[] = [];
   const rows: BenchRow[] = [];
@@ -134,8 +146,8 @@ async function main(): Promise<void> {
 
       const ourJobs: OursJob[] =
         n >= SHARED_PREFILL_FROM
-          ? [{ method: 'shared-prefill', modelDir: m.dir, context: n, steps, ratio: PRUNED_RATIO, promptIds: ids, contextLength }]
-          : [0, PRUNED_RATIO].map((ratio) => ({ method: 'engine' as const, modelDir: m.dir, context: n, steps, ratio, promptIds: ids, contextLength }));
+          ? [{ method: 'shared-prefill', modelDir: m.dir, context: n, steps, ratio: PRUNED_RATIO, promptIds: ids, contextLength, quantize: args.quantize }]
+          : [0, PRUNED_RATIO].map((ratio) => ({ method: 'engine' as const, modelDir: m.dir, context: n, steps, ratio, promptIds: ids, contextLength, quantize: args.quantize }));
       for (const job of ourJobs) {
         log(`ours ${p.spec.name} ${n} tokens, ${job.method === 'engine' ? `ratio ${job.ratio}` : `ratios 0 and ${job.ratio} (shared prefill)`} ...`);
         try {
@@ -143,7 +155,7 @@ async function main(): Promise<void> {
           for (const { ratio, result: x } of run.results) {
             const bytes = x.weightBytesPerToken + x.keyBytes + x.valueBytes;
             rows.push({
-              model: p.spec.name, context: n, runtime: 'ours', ratio, weights: 'F32', kv: 'F32', method: job.method,
+              model: p.spec.name, context: n, runtime: 'ours', ratio, weights: args.quantize === 'int8' ? 'INT8' : args.quantize === 'int4' ? 'INT4' : 'F32', kv: 'F32', method: job.method,
               prefillTokensPerSec: x.prefillTokensPerSec, decodeMsPerToken: x.decodeMsPerToken, decodeSteps: x.decodeSteps,
               keyBytes: x.keyBytes, valueBytes: x.valueBytes, peakRssBytes: x.peakRssBytes,
               bytesPerToken: bytes, boundFraction: boundFraction(bytes, x.decodeMsPerToken, bandwidth.readGBps),
@@ -155,8 +167,8 @@ async function main(): Promise<void> {
         }
       }
 
-      const llamaRuns: { ft: GgufFileType; kv: 'F32' | 'F16' }[] = [{ ft: 'F32', kv: 'F32' }];
-      if (p.f16Contexts.includes(n)) llamaRuns.push({ ft: 'F16', kv: 'F16' });
+      const llamaRuns: { ft: GgufFileType; kv: 'F32' | 'F16' }[] = args.quantize ? [] : [{ ft: 'F32', kv: 'F32' }];
+      if (p.f16Contexts.includes(n) && !args.quantize) llamaRuns.push({ ft: 'F16', kv: 'F16' });
       for (const { ft, kv } of llamaRuns) {
         log(`llama.cpp ${p.spec.name} ${n} tokens, ${ft} weights, ${kv} KV ...`);
         const job: LlamaCppJob = { ggufPath: m.gguf[ft]!, steps, threads: THREADS, promptIds: ids, kvType: kv };
@@ -182,6 +194,7 @@ async function main(): Promise<void> {
   }
   if (rows.some((r) => r.method === 'shared-prefill'))
     notes.push(`from ${SHARED_PREFILL_FROM} tokens our two ratios share one prefill in one process (decode at ratio 0, then ThinK pruning, then decode): one peak RSS for both`);
+  if (args.quantize) notes.push(`--quantize ${args.quantize}: our linear layers use MatMulNBits ${args.quantize} weights; llama.cpp is not run (no GGUF of that precision is written)`);
   notes.push(`ours computes in float32 with a float32 KV cache; llama.cpp rows marked F32 / F32 are the same precision; F16 / F16 is llama.cpp's default KV type on an F16 GGUF`);
   notes.push(`prompt: fixed pseudo-random token ids, identical for both runtimes; decode is greedy`);
 

@@ -32,6 +32,8 @@ export interface OursJob {
   promptIds: number[];
   /** the Engine's context limit (set above max_position_embeddings for random-weight long runs) */
   contextLength: number;
+  /** linear-layer weights quantized at load (MatMulNBits); absent: float32 */
+  quantize?: 'int8' | 'int4';
 }
 
 export interface OursResult {
@@ -59,16 +61,25 @@ export async function runOurs(job: OursJob): Promise<OursRun> {
   return { results: [{ ratio: job.ratio, result: await runEngine(job) }] };
 }
 
-/** Weight bytes one decode step reads: tied heads read the embedding once as the LM head, untied ones lm_head (one embedding row is noise). Float32 in our graph. */
-function decodeWeightBytes(modelDir: string): number {
+/**
+ * Weight bytes one decode step reads: tied heads read the embedding once as the LM head, untied
+ * ones lm_head (one embedding row is noise). Float32 in our graph; quantized linear layers read
+ * their codes plus a float scale and a zero point per block of 32.
+ */
+function decodeWeightBytes(modelDir: string, quantize?: 'int8' | 'int4'): number {
   const w = openModel(modelDir);
   const c = w.config;
-  return (w.parameters - (w.tiedHead ? 0 : c.vocabSize * c.hiddenSize)) * 4;
+  const read = w.parameters - (w.tiedHead ? 0 : c.vocabSize * c.hiddenSize);
+  if (!quantize) return read * 4;
+  const bits = quantize === 'int8' ? 8 : 4;
+  const norms = (2 * c.layers + 1) * c.hiddenSize + (c.attentionBias ? c.layers * (c.queryHeads + 2 * c.kvHeads) * c.headDim : 0);
+  const matrices = read - norms;
+  return matrices * (bits / 8 + 4 / 32 + bits / 8 / 32) + norms * 4;
 }
 
 async function runEngine(job: OursJob): Promise<OursResult> {
   const engine = await Engine.load(
-    { modelDir: job.modelDir, contextLength: job.contextLength, think: { ratio: job.ratio } },
+    { modelDir: job.modelDir, contextLength: job.contextLength, think: { ratio: job.ratio }, quantize: job.quantize },
     (level, msg) => level !== 'info' && process.stderr.write(`[ours ${level}] ${msg}\n`),
   );
   const noop = () => undefined;
@@ -87,7 +98,7 @@ async function runEngine(job: OursJob): Promise<OursResult> {
     peakRssBytes: peakMemory().peakRssBytes,
     firstTokens: r.ids.slice(0, 4),
     loadMs: r.timings.loadMs,
-    weightBytesPerToken: decodeWeightBytes(job.modelDir),
+    weightBytesPerToken: decodeWeightBytes(job.modelDir, job.quantize),
   };
 }
 
@@ -101,7 +112,8 @@ async function runSharedPrefill(job: OursJob): Promise<OursRun> {
   const t0 = performance.now();
   const weights = openModel(job.modelDir);
   const config = { ...weights.config, contextLength: job.contextLength };
-  const opened = await openSession(buildModelGraph(weights), job.modelDir, 'cpu', (level, msg) => level !== 'info' && process.stderr.write(`[ours ${level}] ${msg}\n`));
+  const weightBits = job.quantize === 'int8' ? 8 : job.quantize === 'int4' ? 4 : undefined;
+  const opened = await openSession(buildModelGraph(weights, { weightBits }), job.modelDir, 'cpu', (level, msg) => level !== 'info' && process.stderr.write(`[ours ${level}] ${msg}\n`));
   const runner = new Runner(opened.session, config);
   const loadMs = performance.now() - t0;
   const n = job.promptIds.length;
@@ -140,7 +152,7 @@ async function runSharedPrefill(job: OursJob): Promise<OursRun> {
       peakRssBytes: 0,
       firstTokens: ids.slice(0, 4),
       loadMs,
-      weightBytesPerToken: decodeWeightBytes(job.modelDir),
+      weightBytesPerToken: decodeWeightBytes(job.modelDir, job.quantize),
     };
   };
   const full = await decode();

@@ -9,8 +9,8 @@ export interface BenchRow {
   runtime: 'ours' | 'llama.cpp';
   /** ours: prune ratio; llama.cpp: null */
   ratio: number | null;
-  /** weight precision as computed: ours always float32; llama.cpp: the GGUF's type */
-  weights: 'F32' | 'F16';
+  /** weight precision as computed: ours float32 or MatMulNBits int8/int4 (--quantize); llama.cpp: the GGUF's type */
+  weights: 'F32' | 'F16' | 'INT8' | 'INT4';
   /** KV cache element type */
   kv: 'F32' | 'F16';
   method: string;
