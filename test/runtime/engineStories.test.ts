@@ -2,27 +2,15 @@
 // outside this project (reference.json): greedy ids exactly, final top-5 logits within 1e-3,
 // ThinK's kept channels exactly, with and without pruning.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { Engine } from '../../runtime/engine';
 import { collectingHooks } from '../support/hooks';
-import { STORIES, quietLog } from '../support/models';
-
-interface RefCase {
-  prompt_ids: number[];
-  ratio: number;
-  window: number;
-  recent: number;
-  greedy_steps: number;
-  greedy_ids: number[];
-  greedy_text: string;
-  final_top5_logits: [number, number][];
-  kept_channels: number[][][] | null;
-}
+import { STORIES, quietLog, storiesReferenceCases } from '../support/models';
 
 test('stories260k: every reference.json case, with and without ThinK', async (t) => {
   if (!existsSync(STORIES)) return t.skip(`model not found: ${STORIES}`);
-  const ref = JSON.parse(readFileSync(`${STORIES}/reference.json`, 'utf8')) as { cases: RefCase[] };
+  const ref = { cases: storiesReferenceCases() };
   const engine = await Engine.load({ modelDir: STORIES }, quietLog);
   try {
     for (const [i, c] of ref.cases.entries()) {

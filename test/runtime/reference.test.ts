@@ -1,31 +1,19 @@
 // Validates the float64 oracle itself: stories260k's published float64 references (with and
 // without ThinK) pin down its semantics; tiny models check the ThinK knobs behave as specified.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { openModel } from '../../runtime/weights';
 import { ReferenceModel, selectKept, type RefThink } from '../support/reference';
+import { STORIES, storiesReferenceCases } from '../support/models';
 import { TINY_VARIANTS, writeTinyModel, type TinyVariant } from '../support/tinyModels';
-
-const STORIES = resolve(__dirname, '../../../shared/models/stories260k');
-
-interface StoriesCase {
-  prompt_ids: number[];
-  ratio: number;
-  window: number;
-  recent: number;
-  greedy_steps: number;
-  greedy_ids: number[];
-  final_top5_logits: [number, number][];
-  kept_channels: number[][][] | null;
-}
 
 test('stories260k: every reference.json case (ids exact, final logits to 1e-6, kept channels)', (t) => {
   if (!existsSync(join(STORIES, 'reference.json'))) return t.skip(`stories260k not found: ${STORIES}`);
   const ref = new ReferenceModel(openModel(STORIES));
-  const cases: StoriesCase[] = JSON.parse(readFileSync(join(STORIES, 'reference.json'), 'utf8')).cases;
+  const cases = storiesReferenceCases();
   assert.ok(cases.length >= 3);
   for (const c of cases) {
     const label = `prompt ${c.prompt_ids.length} tokens, ratio ${c.ratio}`;
