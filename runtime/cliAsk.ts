@@ -24,7 +24,7 @@ export const DEFAULT_HUB_MODEL = 'HuggingFaceTB/SmolLM2-135M-Instruct';
 const AT_HAND = resolve(__dirname, '../../shared/models/stories260k');
 
 export const ASK_USAGE = `  think-lens ask --question TEXT [--repo DIR] [--model DIR | --hub REPO] [--memory-budget-mb M]
-                 [--max-new-tokens N] [--prune-ratio R] [--device cpu|webgpu|cuda]`;
+                 [--max-new-tokens N (default: min(200, context/4))] [--prune-ratio R] [--device cpu|webgpu|cuda]`;
 
 export async function ask(args: string[], io: { stdout: Out; stderr: Out }): Promise<number> {
   const { values: v } = parse(args, {
@@ -42,7 +42,7 @@ export async function ask(args: string[], io: { stdout: Out; stderr: Out }): Pro
   const repo = resolve(v.repo ?? '.');
   if (!existsSync(repo) || !statSync(repo).isDirectory()) throw new Error(`${repo}: repository folder not found`);
   const memoryBudgetMb = num('memory-budget-mb', v['memory-budget-mb'], { min: 1 }) ?? 256;
-  const maxNewTokens = num('max-new-tokens', v['max-new-tokens'], { int: true, min: 1 }) ?? 200;
+  const maxNewFlag = num('max-new-tokens', v['max-new-tokens'], { int: true, min: 1 });
   const ratio = num('prune-ratio', v['prune-ratio'], { min: 0, max: 0.99 });
   const device = v.device as 'cpu' | 'webgpu' | 'cuda' | undefined;
   if (device && !['cpu', 'webgpu', 'cuda'].includes(device)) throw new UsageError(`--device must be cpu, webgpu or cuda (got "${device}")`);
@@ -51,6 +51,8 @@ export async function ask(args: string[], io: { stdout: Out; stderr: Out }): Pro
   const host = new EngineHost({ onToken: (n) => io.stdout.write(n.text), onLog: (level, m) => level !== 'info' && io.stderr.write(`[${level}] ${m}\n`) });
   try {
     const loaded = await host.load({ modelDir, device, think: ratio === undefined ? undefined : { ratio } });
+    // A small model's context is mostly for the files: by default the answer gets at most a quarter.
+    const maxNewTokens = maxNewFlag ?? Math.min(200, Math.floor(loaded.model.contextLength / 4));
     const count = (texts: string[]) => host.countTokens(texts);
     const [overhead] = await count([overheadText(v.question)]);
     const budget = tokenBudget({ memoryBudgetMb, model: loaded.model, think: loaded.think, answerTokens: maxNewTokens, overheadTokens: overhead + TEMPLATE_OVERHEAD_TOKENS });
@@ -61,7 +63,11 @@ export async function ask(args: string[], io: { stdout: Out; stderr: Out }): Pro
     const s = packed.summary;
     io.stderr.write(`model ${modelDir} (${loaded.model.architecture}, ${loaded.device})\n`);
     io.stderr.write(`context: ${s.filesIncluded} of ${s.filesConsidered} files, ${s.tokens} tokens, budget ${s.budgetTokens} (${budget.limitedBy}-limited, ${memoryBudgetMb} MB)\n`);
-    io.stderr.write(`files: ${packed.included.slice(0, 8).join(', ')}${packed.included.length > 8 ? ', ...' : ''}\n\n`);
+    io.stderr.write(
+      packed.included.length
+        ? `files: ${packed.included.slice(0, 8).join(', ')}${packed.included.length > 8 ? ', ...' : ''}${packed.truncated ? ` (${packed.truncated.path}: first ${packed.truncated.linesKept} of ${packed.truncated.linesTotal} lines)` : ''}\n\n`
+        : `files: none fit the ${s.budgetTokens}-token budget (the model's context is ${loaded.model.contextLength} tokens); answering from the question alone\n\n`,
+    );
     const r = await host.generate({ requestId: 'ask', prompt: { messages: firstTurnMessages(packed.prompt, v.question) }, maxNewTokens, sampling: {} });
     io.stdout.write('\n\n');
     const stats = await host.stats();

@@ -36,6 +36,14 @@ test('ask --model: packs ranked files, answers, prints cache figures and one mas
   assert.equal(layers.length, 5, r.stdout);
 });
 
+test('ask says so when no file fits the budget, and still answers', (t) => {
+  if (!existsSync(STORIES)) return t.skip(`model not found: ${STORIES}`);
+  const r = run(['--repo', repo, '--model', STORIES, '--question', 'How are sections parsed?', '--max-new-tokens', '250']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /files: none fit the \d+-token budget \(the model's context is 512 tokens\)/);
+  assert.match(r.stdout, /cache: \d+ tokens/);
+});
+
 test('ask without --model, offline: falls back to the model at hand and says so', async (t) => {
   if (!existsSync(STORIES)) return t.skip(`model not found: ${STORIES}`);
   const cache = mkdtempSync(join(tmpdir(), 'think-ask-'));
