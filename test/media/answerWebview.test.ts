@@ -3,30 +3,19 @@
 // mask view, Stop and follow-up messages, and the CSP the page runs under.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { BrowserContext } from 'playwright-core';
 import { formatBytes, formatPercent } from '../../media/shared/numberFormat';
 import type { AnswerInMessage, ThinkMasks } from '../../src/protocol';
-import { closeChromium, launchChromium, loadFixture, openWebview, startWebviewServer, type WebviewServer } from '../support/webviewHarness';
+import { loadFixture, openWebview, useChromium } from '../support/webviewHarness';
 
-let browser: BrowserContext | string = 'not launched';
-let server: WebviewServer | undefined;
-
-before(async () => {
-  browser = await launchChromium();
-  if (typeof browser !== 'string') server = await startWebviewServer();
-});
-after(async () => {
-  await closeChromium(browser);
-  await server?.close();
-});
+const chromium = useChromium({ before, after });
 
 const fixture = loadFixture<AnswerInMessage>('answer-session');
 const session = fixture.messages;
 const text = (page: import('playwright-core').Page, sel: string) => page.locator(sel).first().textContent();
 
 test('answer: a recorded session renders its question, markdown, stats and mask view', async (t) => {
-  if (typeof browser === 'string') return t.skip(browser);
-  const view = await openWebview(browser, server!, 'answer');
+  if (typeof chromium.browser === 'string') return t.skip(chromium.browser);
+  const view = await openWebview(chromium.browser, chromium.server!, 'answer');
   const { page } = view;
 
   // Stream the first half, keep a handle on the first paragraph, then stream the rest: the
@@ -95,8 +84,8 @@ test('answer: a recorded session renders its question, markdown, stats and mask 
 });
 
 test('answer: Stop posts stop once, and a cancelled answer reads Stopped', async (t) => {
-  if (typeof browser === 'string') return t.skip(browser);
-  const view = await openWebview(browser, server!, 'answer');
+  if (typeof chromium.browser === 'string') return t.skip(chromium.browser);
+  const view = await openWebview(chromium.browser, chromium.server!, 'answer');
   const prefill = session.filter((m) => m.type === 'progress' && m.progress.phase === 'prefill');
   await view.dispatch([session[0], session[1], ...prefill.slice(0, 2)]);
   const p = (prefill[1] as Extract<AnswerInMessage, { type: 'progress' }>).progress;
@@ -112,8 +101,8 @@ test('answer: Stop posts stop once, and a cancelled answer reads Stopped', async
 });
 
 test('answer: the follow-up box posts ask (trimmed, not while answering), and a second turn renders below', async (t) => {
-  if (typeof browser === 'string') return t.skip(browser);
-  const view = await openWebview(browser, server!, 'answer');
+  if (typeof chromium.browser === 'string') return t.skip(chromium.browser);
+  const view = await openWebview(chromium.browser, chromium.server!, 'answer');
   const { page } = view;
   await view.dispatch([session[0], { type: 'token', text: 'first' }]);
   await page.locator('#followup').fill('too early');
@@ -137,12 +126,12 @@ test('answer: the follow-up box posts ask (trimmed, not while answering), and a 
 });
 
 test('answer: the page carries the CSP with this load\'s nonce, and the CSP is enforced', async (t) => {
-  if (typeof browser === 'string') return t.skip(browser);
-  const view = await openWebview(browser, server!, 'answer');
+  if (typeof chromium.browser === 'string') return t.skip(chromium.browser);
+  const view = await openWebview(chromium.browser, chromium.server!, 'answer');
   const { page } = view;
-  const nonce = server!.lastNonce.answer!;
+  const nonce = chromium.server!.lastNonce.answer!;
   const csp = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
-  assert.equal(csp, `default-src 'none'; script-src 'nonce-${nonce}'; style-src ${server!.origin} 'nonce-${nonce}'; img-src ${server!.origin} data:`);
+  assert.equal(csp, `default-src 'none'; script-src 'nonce-${nonce}'; style-src ${chromium.server!.origin} 'nonce-${nonce}'; img-src ${chromium.server!.origin} data:`);
   // Every script carries the nonce (the property: browsers hide the attribute value from the DOM).
   assert.deepEqual(await page.locator('script').evaluateAll((els) => els.map((e) => (e as HTMLScriptElement).nonce !== '')), [true, true]);
   // Markup inserted by other means than the webview's own code cannot run script here.
@@ -157,6 +146,6 @@ test('answer: the page carries the CSP with this load\'s nonce, and the CSP is e
   assert.ok(view.cspViolations.length >= 1, 'chromium reported the blocked inline code');
   await page.reload();
   await page.waitForFunction(() => (window as unknown as { __posted: unknown[] }).__posted.length > 0);
-  assert.notEqual(server!.lastNonce.answer, nonce, 'a reload gets a new nonce');
+  assert.notEqual(chromium.server!.lastNonce.answer, nonce, 'a reload gets a new nonce');
   await page.close();
 });

@@ -3,27 +3,16 @@
 // panel renders them in real Chromium and each must stay inert text.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { BrowserContext } from 'playwright-core';
 import type { AnswerInMessage } from '../../src/protocol';
-import { closeChromium, launchChromium, loadFixture, openWebview, startWebviewServer, type WebviewServer } from '../support/webviewHarness';
+import { loadFixture, openWebview, useChromium } from '../support/webviewHarness';
 
-let browser: BrowserContext | string = 'not launched';
-let server: WebviewServer | undefined;
-
-before(async () => {
-  browser = await launchChromium();
-  if (typeof browser !== 'string') server = await startWebviewServer();
-});
-after(async () => {
-  await closeChromium(browser);
-  await server?.close();
-});
+const chromium = useChromium({ before, after });
 
 const { messages } = loadFixture<AnswerInMessage>('answer-xss');
 
 test('answer: XSS payloads streamed as the answer, the question and an error stay inert', async (t) => {
-  if (typeof browser === 'string') return t.skip(browser);
-  const view = await openWebview(browser, server!, 'answer');
+  if (typeof chromium.browser === 'string') return t.skip(chromium.browser);
+  const view = await openWebview(chromium.browser, chromium.server!, 'answer');
   const { page } = view;
   const scriptsBefore = await page.locator('script').count();
   await view.dispatch(messages);
@@ -71,7 +60,7 @@ test('answer: XSS payloads streamed as the answer, the question and an error sta
   await view.settle();
   assert.equal(await page.evaluate(() => (window as unknown as { __xss?: unknown }).__xss), undefined);
   assert.deepEqual((await view.posted()).map((m) => m.type), ['ready']);
-  assert.equal(page.url(), `${server!.origin}/view/answer`);
+  assert.equal(page.url(), `${chromium.server!.origin}/view/answer`);
   await view.screenshot('answer-xss');
   await page.close();
 });

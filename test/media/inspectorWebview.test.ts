@@ -4,22 +4,12 @@
 // state it restores after a reload.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { formatBytes, formatPercent } from '../../media/shared/numberFormat';
 import type { InspectorInMessage, ProgressNotification, ThinkMasks } from '../../src/protocol';
-import { closeChromium, launchChromium, loadFixture, openWebview, startWebviewServer, type WebviewServer } from '../support/webviewHarness';
+import { loadFixture, openWebview, useChromium } from '../support/webviewHarness';
 
-let browser: BrowserContext | string = 'not launched';
-let server: WebviewServer | undefined;
-
-before(async () => {
-  browser = await launchChromium();
-  if (typeof browser !== 'string') server = await startWebviewServer();
-});
-after(async () => {
-  await closeChromium(browser);
-  await server?.close();
-});
+const chromium = useChromium({ before, after });
 
 const session = loadFixture<InspectorInMessage>('inspector-session').messages;
 const stateMsg = session[0] as Extract<InspectorInMessage, { type: 'state' }>;
@@ -45,8 +35,8 @@ async function readCache(page: Page) {
 }
 
 test('inspector: live figures during prefill and decode, gauge, heatmap and a head\'s channel chart', async (t) => {
-  if (typeof browser === 'string') return t.skip(browser);
-  const view = await openWebview(browser, server!, 'inspector');
+  if (typeof chromium.browser === 'string') return t.skip(chromium.browser);
+  const view = await openWebview(chromium.browser, chromium.server!, 'inspector');
   const { page } = view;
 
   // Mid-prefill: the second chunk of the prompt is in.
@@ -120,8 +110,8 @@ test('inspector: live figures during prefill and decode, gauge, heatmap and a he
 });
 
 test('inspector: keyboard selects a head; a cache over the memory budget is flagged', async (t) => {
-  if (typeof browser === 'string') return t.skip(browser);
-  const view = await openWebview(browser, server!, 'inspector');
+  if (typeof chromium.browser === 'string') return t.skip(chromium.browser);
+  const view = await openWebview(chromium.browser, chromium.server!, 'inspector');
   const { page } = view;
   await view.dispatch([{ ...stateMsg, memoryBudgetMb: 0.25 }, ...session.slice(1)]);
   await page.locator('#heatmap .cell[data-layer="0"][data-head="1"]').focus();

@@ -223,3 +223,23 @@ export async function openWebview(context: BrowserContext, server: WebviewServer
 export function loadFixture<T = unknown>(name: string): { source: string; messages: T[] } & Record<string, unknown> {
   return JSON.parse(readFileSync(resolve(repoRoot, 'test/fixtures/webview', `${name}.json`), 'utf8'));
 }
+
+/** Chromium and the webview server for one test file: launched before its tests, closed after. */
+export interface ChromiumSession {
+  /** The browser, or why it could not start (tests skip with that reason). */
+  browser: BrowserContext | string;
+  server: WebviewServer | undefined;
+}
+
+export function useChromium(hooks: { before(fn: () => Promise<void>): void; after(fn: () => Promise<void>): void }): ChromiumSession {
+  const session: ChromiumSession = { browser: 'not launched', server: undefined };
+  hooks.before(async () => {
+    session.browser = await launchChromium();
+    if (typeof session.browser !== 'string') session.server = await startWebviewServer();
+  });
+  hooks.after(async () => {
+    await closeChromium(session.browser);
+    await session.server?.close();
+  });
+  return session;
+}
