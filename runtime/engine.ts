@@ -51,7 +51,7 @@ export interface EngineHooks {
 }
 
 export const DEFAULT_PREFILL_CHUNK = 256;
-export const DEFAULT_MAX_NEW_TOKENS = 256;
+const DEFAULT_MAX_NEW_TOKENS = 256;
 
 /** What a follow-up ('extend') needs to know about the conversation already in the cache. */
 interface Conversation {

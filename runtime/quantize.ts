@@ -50,7 +50,7 @@ export function quantizeBlockwise(w: Float32Array, N: number, K: number, bits: W
   return { N, K, bits, blockSize, codes, scales, zeroPoints };
 }
 
-/** w ≈ (q - zero) * scale, back to [N, K] (for fidelity checks). */
+/** w ≈ (q - zero) * scale, back to [N, K] (what MatMulNBits computes with; the tests check the round trip). */
 export function dequantize(q: QuantizedWeight): Float32Array {
   const { N, K, bits, blockSize } = q;
   const blocks = Math.ceil(K / blockSize);

@@ -8,8 +8,6 @@ import { readTensor, readTensorBytes, type ModelWeights, type TensorRef } from '
 import { AttentionOps, compressedAttention, thinkAttention } from './attention';
 import { GraphBuilder, type Elem } from './onnx';
 
-export { cacheInput } from './attention';
-
 /** Names of the graph's per-layer outputs. */
 export const layerOutput = {
   keys: (l: number) => `k.${l}`, // [S, Hkv, D] after RoPE
