@@ -179,7 +179,7 @@ export class Engine {
     const tPrefill = performance.now();
     let logits: Float32Array | null = null;
     for (let at = 0; at < promptIds.length; at += this.prefillChunk) {
-      if (hooks.isCancelled()) return this.cancelled(p, promptIds.length, [], tPrefill, 0);
+      if (hooks.isCancelled()) return this.cancelledPrefill(p, promptIds.length, tPrefill);
       const chunk = promptIds.slice(at, at + this.prefillChunk);
       logits = await this.forward(chunk, extend ? null : promptIds.length);
       progress('prefill', at + chunk.length, ((at + chunk.length) * 1000) / (performance.now() - tPrefill), 0);
@@ -402,19 +402,20 @@ export class Engine {
     };
   }
 
-  private cancelled(p: GenerateParams, promptTokens: number, ids: number[], t0: number, decodeMs: number): GenerateResult {
+  /** A generation cancelled while its prompt was read (a cancel during decode returns normally). */
+  private cancelledPrefill(p: GenerateParams, promptTokens: number, t0: number): GenerateResult {
     // A half-read prompt leaves a cache that matches no conversation: a follow-up must start over.
     this.cache = null;
     this.conversation = null;
     const prefillMs = performance.now() - t0;
     return {
       requestId: p.requestId,
-      ids,
+      ids: [],
       text: '',
       promptTokens,
       finishReason: 'cancelled',
       cache: new KvCache(this.config.layers, this.config.kvHeads, this.config.headDim, 0).stats(),
-      timings: { loadMs: this.loaded.loadMs, prefillMs, prefillTokensPerSec: 0, decodeMsPerToken: decodeMs },
+      timings: { loadMs: this.loaded.loadMs, prefillMs, prefillTokensPerSec: 0, decodeMsPerToken: 0 },
     };
   }
 

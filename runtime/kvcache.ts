@@ -52,7 +52,7 @@ export class HeadCache {
   /** Prompt positions kept by token eviction (null: nothing evicted). */
   keptTokens: Int32Array | null = null;
 
-  constructor(readonly D: number, capacity: number) {
+  constructor(D: number, capacity: number) {
     this.kept = D;
     this.index = BigInt64Array.from({ length: D }, (_, j) => BigInt(j));
     this.valueKept = D;
