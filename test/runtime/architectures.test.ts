@@ -65,3 +65,22 @@ for (const c of cases) {
     }
   });
 }
+
+test('per-layer ratios: each layer keeps its own channel count, and the engine equals the reference', async () => {
+  const dir = join(root, 'per-layer');
+  await writeTinyModel(dir, 'llama', { seed: 23 });
+  const think: ThinkSettings = { ratio: [0.25, 0.75], window: 8, recent: 4, flush: 8 };
+  const ref = new ReferenceModel(openModel(dir)).greedy(PROMPT, STEPS + 1, think);
+  const engine = await Engine.load({ modelDir: dir, prefillChunk: 16 }, quietLog);
+  try {
+    const r = await engine.generate({ requestId: 'pl', prompt: { ids: PROMPT }, maxNewTokens: STEPS, think }, collectingHooks());
+    assert.deepEqual(r.ids, ref.ids.slice(0, STEPS));
+    const kept = engine.snapshot().masks!.layers.map((l) => l.map((h) => h.kept));
+    assert.deepEqual(kept, ref.kept);
+    const D = engine.loaded.model.headDim;
+    assert.deepEqual(kept.map((l) => l[0].length), [D - Math.floor(0.25 * D), D - Math.floor(0.75 * D)]);
+    assert.equal(r.cache.pruneRatio, 0.5, 'the mean over layers');
+  } finally {
+    await engine.dispose();
+  }
+});
