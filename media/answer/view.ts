@@ -3,7 +3,7 @@
 // the live cache size, the pruning ratio and a compact per-head mask view.
 
 import type { CacheStats, ContextSummary, ThinkMasks } from '../../src/protocol';
-import { byId, el, replaceChildren } from '../shared/element';
+import { byId, el, replaceChildren, setStat, stat } from '../shared/element';
 import { renderMaskHeatmap } from '../shared/maskHeatmap';
 import { morphChildren } from '../shared/morph';
 import { formatBytes, formatCount, formatDuration, formatPercent, formatRate } from '../shared/numberFormat';
@@ -174,14 +174,6 @@ function section(title: string, ...body: Node[]): HTMLElement {
   return el('section', { className: 'panel-section' }, el('h3', {}, title), ...body);
 }
 
-function stat(label: string, key: string): HTMLElement[] {
-  return [el('dt', {}, label), el('dd', { attrs: { 'data-stat': key } }, '–')];
-}
-
-function setStat(key: string, text: string): void {
-  const node = document.querySelector(`[data-stat="${key}"]`);
-  if (node && node.textContent !== text) node.textContent = text;
-}
 
 function statusLine(state: AnswerState): string {
   const turn = state.turns[state.turns.length - 1];

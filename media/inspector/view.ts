@@ -2,7 +2,7 @@
 // progress, the layer x KV-head heatmap and the selected head's channel chart.
 
 import type { CacheStats, ProgressNotification } from '../../src/protocol';
-import { byId, el, replaceChildren } from '../shared/element';
+import { byId, el, replaceChildren, setStat, stat } from '../shared/element';
 import { type HeadRef, renderMaskHeatmap } from '../shared/maskHeatmap';
 import { formatBytes, formatCount, formatPercent, formatRate } from '../shared/numberFormat';
 import { renderChannelChart } from './barChart';
@@ -117,13 +117,4 @@ export class InspectorView {
       setStat('decode', 'waiting for prefill');
     }
   }
-}
-
-function stat(label: string, key: string): HTMLElement[] {
-  return [el('dt', {}, label), el('dd', { attrs: { 'data-stat': key } }, '–')];
-}
-
-function setStat(key: string, text: string): void {
-  const node = document.querySelector(`[data-stat="${key}"]`);
-  if (node && node.textContent !== text) node.textContent = text;
 }

@@ -48,3 +48,14 @@ export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   if (!node) throw new Error(`webview: element #${id} is missing`);
   return node as T;
 }
+
+/** A `<dt>label</dt><dd data-stat=key>–</dd>` pair for a stats list; fill it in with setStat. */
+export function stat(label: string, key: string): HTMLElement[] {
+  return [el('dt', {}, label), el('dd', { attrs: { 'data-stat': key } }, '–')];
+}
+
+/** Sets the text of the `[data-stat=key]` element, touching the DOM only when it changes. */
+export function setStat(key: string, text: string): void {
+  const node = document.querySelector(`[data-stat="${key}"]`);
+  if (node && node.textContent !== text) node.textContent = text;
+}
