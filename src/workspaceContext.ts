@@ -52,7 +52,7 @@ function isObject(v: unknown): v is ExcludeSettings {
 }
 
 /** Bridges a VS Code cancellation token to the AbortSignal the pure modules take. */
-function abortSignalFor(token: vscode.CancellationToken | undefined): { signal: AbortSignal; dispose(): void } {
+export function abortSignalFor(token: vscode.CancellationToken | undefined): { signal: AbortSignal; dispose(): void } {
   const ac = new AbortController();
   if (!token) return { signal: ac.signal, dispose: () => undefined };
   if (token.isCancellationRequested) ac.abort(new vscode.CancellationError());

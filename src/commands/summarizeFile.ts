@@ -11,7 +11,7 @@ import type { Ctx, LoadedModel } from '../ctx';
 import { AnswerPanel } from '../panels/answerPanel';
 import { nextTurn, streamGenerate } from '../answerStream';
 import { chunkText, type TextChunk } from '../chunkText';
-import { documentChunks } from '../workspaceContext';
+import { abortSignalFor, documentChunks } from '../workspaceContext';
 import { tokenBudget } from '../budget';
 import { TEMPLATE_OVERHEAD_TOKENS } from '../askPrompt';
 
@@ -118,8 +118,7 @@ async function summarizeText(
     throw new Error(`no room for any text: the memory budget and the ${loaded.load.model.contextLength}-token context are used up by the instructions and ${ctx.config.maxNewTokens} answer tokens. Lower thinkLens.maxNewTokens.`);
   }
   report('splitting into parts that fit the context');
-  const abort = new AbortController();
-  const sub = token.onCancellationRequested(() => abort.abort(new vscode.CancellationError()));
+  const abort = abortSignalFor(token);
   let chunks: TextChunk[];
   try {
     // A selection is chunked on its own (numbered from its first line as 1, its header names the range).
@@ -127,7 +126,7 @@ async function summarizeText(
       ? await chunkText(target.label, text, { budgetTokens: budget.tokens, count, signal: abort.signal })
       : await documentChunks(target.doc, budget.tokens, count, token);
   } finally {
-    sub.dispose();
+    abort.dispose();
   }
   ctx.log.info(`summarize ${target.label}: ${chunks.length} part(s) within ${budget.tokens} tokens each`);
   const generate = (content: string, system: string, final: boolean) =>
