@@ -105,8 +105,9 @@ async function summarizeText(
   token: vscode.CancellationToken,
 ): Promise<void> {
   const count = async (texts: string[]) => (await loaded.client.request('countTokens', { texts }, token)).counts;
-  // The longest instruction that shares a request with a chunk or with part summaries.
-  const overhead = Math.max(...(await count([PART_INSTRUCTION, COMBINE_INSTRUCTION, 'Summarize this file.']))) + (await count([SUMMARY_SYSTEM]))[0];
+  // The system prompt plus the longest instruction that shares a request with a chunk or with part summaries.
+  const [system, ...instructions] = await count([SUMMARY_SYSTEM, PART_INSTRUCTION, COMBINE_INSTRUCTION, 'Summarize this file.']);
+  const overhead = system + Math.max(...instructions);
   const budget = tokenBudget({
     memoryBudgetMb: ctx.config.memoryBudgetMb,
     model: loaded.load.model,
