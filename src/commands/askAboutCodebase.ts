@@ -49,7 +49,7 @@ export const gatherFromWorkspace: GatherContext = async ({ question, load, confi
   const budget = tokenBudget({
     memoryBudgetMb: config.memoryBudgetMb,
     model: load.model,
-    think: { ratio: load.think.ratio, recent: load.think.recent },
+    think: load.think,
     answerTokens: config.maxNewTokens,
     overheadTokens: overhead + TEMPLATE_OVERHEAD_TOKENS,
   });

@@ -111,7 +111,7 @@ async function summarizeText(
   const budget = tokenBudget({
     memoryBudgetMb: ctx.config.memoryBudgetMb,
     model: loaded.load.model,
-    think: { ratio: loaded.load.think.ratio, recent: loaded.load.think.recent },
+    think: loaded.load.think,
     answerTokens: ctx.config.maxNewTokens,
     overheadTokens: overhead + TEMPLATE_OVERHEAD_TOKENS,
   });
