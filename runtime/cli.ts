@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import type { CompressionSettings, Device, GenerateParams, GenerateResult, LoadParams, Prompt, SamplingParams, ThinkSettings } from '../src/protocol';
-import { num, parse, UsageError } from './cliArgs';
+import { deviceFlag, num, parse, UsageError, type CliIo } from './cliArgs';
 import { ask, ASK_USAGE } from './cliAsk';
 import { DEFAULT_EVICT } from './evict';
 import { EngineHost } from './engineHost';
@@ -27,12 +27,6 @@ ${ASK_USAGE}
 
 generate is greedy unless a sampling flag is given; --prompt-ids is used verbatim (no BOS).
 Without --json the text streams to stdout and a summary goes to stderr.`;
-
-type Out = { write(s: string): unknown };
-export interface CliIo {
-  stdout: Out;
-  stderr: Out;
-}
 
 /** Runs one command; returns the exit code. Never throws for bad input. */
 export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
@@ -119,8 +113,7 @@ export function generateRequest(args: string[]): { load: LoadParams; gen: Genera
     prompt = { ids };
   } else prompt = v.chat ? { messages: [{ role: 'user', content: v.prompt! }] } : { text: v.prompt! };
 
-  const device = v.device as Device | undefined;
-  if (device !== undefined && !['cpu', 'webgpu', 'cuda'].includes(device)) throw new UsageError(`--device must be cpu, webgpu or cuda (got "${device}")`);
+  const device = deviceFlag(v.device);
   const think: Partial<ThinkSettings> = {};
   if (v['prune-ratio'] !== undefined) {
     const ratios = v['prune-ratio'].split(',').map((r) => num('prune-ratio', r, { min: 0, max: 1 })!);

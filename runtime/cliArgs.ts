@@ -1,5 +1,12 @@
 // Command-line argument helpers shared by the think-lens commands: one-line usage errors.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { Device } from '../src/protocol';
+
+type Out = { write(s: string): unknown };
+export interface CliIo {
+  stdout: Out;
+  stderr: Out;
+}
 
 /** Wrong flags or values: exit code 2, with a pointer to the usage text. */
 export class UsageError extends Error {
@@ -33,4 +40,10 @@ export function num(flag: string, value: string | undefined, check: { int?: bool
     throw new UsageError(`--${flag} must be ${kind}${range} (got "${value}")`);
   }
   return n;
+}
+
+/** --device: cpu, webgpu or cuda (undefined when not given). */
+export function deviceFlag(value: string | undefined): Device | undefined {
+  if (value !== undefined && value !== 'cpu' && value !== 'webgpu' && value !== 'cuda') throw new UsageError(`--device must be cpu, webgpu or cuda (got "${value}")`);
+  return value;
 }

@@ -12,11 +12,9 @@ import { packFiles } from '../src/pack';
 import type { GenerateResult, LoadResult, ThinkMasks } from '../src/protocol';
 import { rankFiles } from '../src/rank';
 import { scanWorkspace } from '../src/workspaceScan';
-import { num, parse, UsageError } from './cliArgs';
+import { deviceFlag, num, parse, UsageError, type CliIo } from './cliArgs';
 import { EngineHost } from './engineHost';
 import { downloadModel, HubOfflineError } from './hub';
-
-type Out = { write(s: string): unknown };
 
 /** A small instruct model of a supported architecture (Llama), Apache-2.0. */
 export const DEFAULT_HUB_MODEL = 'HuggingFaceTB/SmolLM2-135M-Instruct';
@@ -26,7 +24,7 @@ const AT_HAND = resolve(__dirname, '../../shared/models/stories260k');
 export const ASK_USAGE = `  think-lens ask --question TEXT [--repo DIR] [--model DIR | --hub REPO] [--memory-budget-mb M]
                  [--max-new-tokens N (default: min(200, context/4))] [--prune-ratio R] [--device cpu|webgpu|cuda]`;
 
-export async function ask(args: string[], io: { stdout: Out; stderr: Out }): Promise<number> {
+export async function ask(args: string[], io: CliIo): Promise<number> {
   const { values: v } = parse(args, {
     question: { type: 'string' },
     repo: { type: 'string' },
@@ -44,8 +42,7 @@ export async function ask(args: string[], io: { stdout: Out; stderr: Out }): Pro
   const memoryBudgetMb = num('memory-budget-mb', v['memory-budget-mb'], { min: 1 }) ?? 256;
   const maxNewFlag = num('max-new-tokens', v['max-new-tokens'], { int: true, min: 1 });
   const ratio = num('prune-ratio', v['prune-ratio'], { min: 0, max: 0.99 });
-  const device = v.device as 'cpu' | 'webgpu' | 'cuda' | undefined;
-  if (device && !['cpu', 'webgpu', 'cuda'].includes(device)) throw new UsageError(`--device must be cpu, webgpu or cuda (got "${device}")`);
+  const device = deviceFlag(v.device);
 
   const modelDir = v.model ? resolve(v.model) : await hubModel(v.hub ?? DEFAULT_HUB_MODEL, io.stderr);
   const host = new EngineHost({ onToken: (n) => io.stdout.write(n.text), onLog: (level, m) => level !== 'info' && io.stderr.write(`[${level}] ${m}\n`) });
@@ -79,7 +76,7 @@ export async function ask(args: string[], io: { stdout: Out; stderr: Out }): Pro
 }
 
 /** The Hub repo in the user cache (downloaded once, verified); offline, what is at hand. */
-async function hubModel(repo: string, log: Out): Promise<string> {
+async function hubModel(repo: string, log: CliIo['stderr']): Promise<string> {
   const dir = join(process.env.THINK_LENS_CACHE ?? join(homedir(), '.cache', 'think-lens'), 'models', repo.replace('/', '--'));
   try {
     let last = 0;
