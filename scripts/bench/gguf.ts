@@ -69,36 +69,32 @@ class ByteSink {
     this.buf.copy(next, 0, 0, this.length);
     this.buf = next;
   }
+  // Buffer's write methods return the offset just past what they wrote.
   u32(x: number): void {
     this.room(4);
-    this.buf.writeUInt32LE(x, this.length);
-    this.length += 4;
+    this.length = this.buf.writeUInt32LE(x, this.length);
   }
   i32(x: number): void {
     this.room(4);
-    this.buf.writeInt32LE(x, this.length);
-    this.length += 4;
+    this.length = this.buf.writeInt32LE(x, this.length);
   }
   u64(x: number): void {
     this.room(8);
-    this.buf.writeBigUInt64LE(BigInt(x), this.length);
-    this.length += 8;
+    this.length = this.buf.writeBigUInt64LE(BigInt(x), this.length);
   }
   f32(x: number): void {
     this.room(4);
-    this.buf.writeFloatLE(x, this.length);
-    this.length += 4;
+    this.length = this.buf.writeFloatLE(x, this.length);
   }
   u8(x: number): void {
     this.room(1);
-    this.buf[this.length++] = x;
+    this.length = this.buf.writeUInt8(x, this.length);
   }
   str(s: string): void {
     const b = Buffer.from(s, 'utf8');
     this.u64(b.length);
     this.room(b.length);
-    b.copy(this.buf, this.length);
-    this.length += b.length;
+    this.length += b.copy(this.buf, this.length);
   }
   bytes(): Buffer {
     return this.buf.subarray(0, this.length);
