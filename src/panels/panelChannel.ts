@@ -22,15 +22,11 @@ export class PanelChannel<In, Out extends { type: string }> implements vscode.Di
   constructor(
     private readonly panel: vscode.WebviewPanel,
     parse: (raw: unknown) => Out | undefined,
-    onInvalid: (raw: unknown) => void = () => undefined,
   ) {
     this.subscriptions.push(
       panel.webview.onDidReceiveMessage((raw: unknown) => {
         const message = parse(raw);
-        if (!message) {
-          onInvalid(raw);
-          return;
-        }
+        if (!message) return;
         if (message.type === 'ready') {
           this.ready = true;
           for (const m of this.pending.splice(0)) void this.send(m);
