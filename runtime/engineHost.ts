@@ -102,10 +102,6 @@ export class EngineHost {
 
   constructor(private readonly events: EngineHostEvents = {}) {}
 
-  get loaded(): LoadResult | null {
-    return this.loadResult;
-  }
-
   get busy(): boolean {
     return this.state !== 'idle';
   }
@@ -115,10 +111,7 @@ export class EngineHost {
     this.state = 'loading';
     try {
       // Loading replaces the model: what was cached about the old one no longer holds.
-      this.loadResult = null;
-      this.snapshotCache = null;
-      this.lastProgress = null;
-      this.lastMasks = null;
+      this.forgetModel();
       this.loadResult = (await this.call({ type: 'load', params })) as LoadResult;
       return this.loadResult;
     } finally {
@@ -138,10 +131,7 @@ export class EngineHost {
     try {
       await this.call({ type: 'unload' });
     } finally {
-      this.loadResult = null;
-      this.snapshotCache = null;
-      this.lastProgress = null;
-      this.lastMasks = null;
+      this.forgetModel();
       this.state = 'idle';
     }
   }
@@ -215,6 +205,14 @@ export class EngineHost {
     if (w) await w.terminate();
   }
 
+  /** Drops the model's result and everything cached about it. */
+  private forgetModel(): void {
+    this.loadResult = null;
+    this.snapshotCache = null;
+    this.lastProgress = null;
+    this.lastMasks = null;
+  }
+
   private requireIdle(): void {
     if (this.disposed) throw new Error('the engine host has been disposed');
     if (this.state !== 'idle') throw new BusyError(this.state === 'generating' ? `generating ${this.current?.params.requestId}` : this.state);
@@ -282,8 +280,7 @@ export class EngineHost {
   private onExit(worker: Worker, why: string): void {
     if (this.worker !== worker) return; // an old worker, already replaced or disposed
     this.worker = null;
-    this.loadResult = null;
-    this.snapshotCache = null;
+    this.forgetModel();
     const err = new WorkerExitedError(why);
     // With requests pending, their callers hear about it; otherwise only the log can tell.
     if (!this.disposed && this.pending.size === 0) this.events.onLog?.('error', `${err.message}; the model must be loaded again`);
