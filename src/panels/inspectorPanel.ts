@@ -76,7 +76,6 @@ export class InspectorPanel implements vscode.Disposable {
   private snapshot: Snapshot = {};
   private readonly disposeEmitter = new vscode.EventEmitter<void>();
   private readonly subscriptions: vscode.Disposable[] = [];
-  private ready = false;
   private disposed = false;
 
   readonly onDidReceiveMessage: vscode.Event<InspectorOutMessage>;
@@ -90,7 +89,6 @@ export class InspectorPanel implements vscode.Disposable {
     this.onDidReceiveMessage = this.channel.onDidReceiveMessage;
     this.subscriptions.push(
       this.channel.onDidBecomeReady(() => {
-        this.ready = true;
         const { state, prefill, progress, masks } = this.snapshot;
         for (const m of [state, prefill !== progress ? prefill : undefined, progress, masks]) {
           if (m) void this.channel.post(m);
@@ -98,10 +96,7 @@ export class InspectorPanel implements vscode.Disposable {
       }),
       panel.onDidChangeViewState(() => {
         // Not retained while hidden: the document is dropped and reloads (then says 'ready') on show.
-        if (!panel.visible) {
-          this.ready = false;
-          this.channel.markNotReady();
-        }
+        if (!panel.visible) this.channel.markNotReady();
       }),
       panel.onDidDispose(() => this.dispose()),
     );
@@ -126,7 +121,7 @@ export class InspectorPanel implements vscode.Disposable {
         break;
       }
     }
-    return this.ready ? this.channel.post(message) : Promise.resolve(true);
+    return this.channel.ready ? this.channel.post(message) : Promise.resolve(true);
   }
 
   reveal(column?: vscode.ViewColumn): void {

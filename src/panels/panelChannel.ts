@@ -8,7 +8,7 @@
 import * as vscode from 'vscode';
 
 export class PanelChannel<In, Out extends { type: string }> implements vscode.Disposable {
-  private ready = false;
+  private listening = false;
   private readonly pending: In[] = [];
   private readonly received = new vscode.EventEmitter<Out>();
   private readonly readyEmitter = new vscode.EventEmitter<void>();
@@ -28,7 +28,7 @@ export class PanelChannel<In, Out extends { type: string }> implements vscode.Di
         const message = parse(raw);
         if (!message) return;
         if (message.type === 'ready') {
-          this.ready = true;
+          this.listening = true;
           for (const m of this.pending.splice(0)) void this.send(m);
           this.readyEmitter.fire();
         }
@@ -39,7 +39,7 @@ export class PanelChannel<In, Out extends { type: string }> implements vscode.Di
 
   /** Sends now when the webview is listening, else queues until it is. Resolves false once disposed. */
   post(message: In): Promise<boolean> {
-    if (!this.ready) {
+    if (!this.listening) {
       this.pending.push(message);
       return Promise.resolve(true);
     }
@@ -48,7 +48,12 @@ export class PanelChannel<In, Out extends { type: string }> implements vscode.Di
 
   /** The webview's document is about to be replaced (new html, or a hidden panel that is not retained). */
   markNotReady(): void {
-    this.ready = false;
+    this.listening = false;
+  }
+
+  /** Whether the webview script has said 'ready' since it was last (re)loaded. */
+  get ready(): boolean {
+    return this.listening;
   }
 
   private async send(message: In): Promise<boolean> {
