@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { parseConfig, type ModelConfig } from './config';
 import { ModelError } from './errors';
 import { encodeFloats, elementCount, SafetensorsWriter, DTYPE_BYTES, type TensorSpec } from './safetensors';
-import type { DType } from './weights';
-import { SHARD_INDEX, SINGLE_FILE } from './weights';
+import { SHARD_INDEX, SINGLE_FILE, type DType } from './weights';
 
 export interface MakeRandomOptions {
   /** a HF config.json object */

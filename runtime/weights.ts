@@ -6,9 +6,10 @@ import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs
 import { join, relative, resolve } from 'node:path';
 import { loadConfig, type ModelConfig } from './config';
 import { ModelError } from './errors';
-import { decodeFloats, elementCount, readSafetensorsHeader, type SafetensorsHeader } from './safetensors';
+import { decodeFloats, elementCount, readSafetensorsHeader, type FloatDType, type SafetensorsHeader } from './safetensors';
 
-export type DType = 'F32' | 'F16' | 'BF16';
+/** The float dtypes the runtime reads (those safetensors.ts decodes). */
+export type DType = FloatDType;
 
 const SUPPORTED_DTYPES: readonly string[] = ['F32', 'F16', 'BF16'];
 
