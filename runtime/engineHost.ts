@@ -18,9 +18,9 @@ import type {
   ThinkMasks,
   TokenNotification,
 } from '../src/protocol';
-import { Control, deserializeError, type HostMessage, type Snapshot, type WorkerMessage } from './engineMessages';
+import { Control, deserializeError, type HostMessage, type LogLevel, type Snapshot, type WorkerMessage } from './engineMessages';
 
-export type LogLevel = 'info' | 'warn' | 'error';
+export type { LogLevel };
 
 export interface EngineHostEvents {
   onToken?(n: TokenNotification): void;

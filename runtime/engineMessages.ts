@@ -12,6 +12,8 @@ import type {
 } from '../src/protocol';
 import { ContextOverflowError, ModelError } from './errors';
 
+export type LogLevel = 'info' | 'warn' | 'error';
+
 /** Slots of the shared Int32Array (workerData.control). */
 export const Control = {
   /** 1 while the current generation should stop. */
@@ -47,7 +49,7 @@ export type WorkerMessage =
   | { type: 'token'; n: TokenNotification }
   | { type: 'progress'; p: ProgressNotification }
   | { type: 'masks'; m: MasksNotification }
-  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string };
+  | { type: 'log'; level: LogLevel; message: string };
 
 export type Snapshot = Pick<RuntimeStats, 'model' | 'device' | 'think' | 'cache' | 'masks'> | null;
 

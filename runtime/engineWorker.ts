@@ -5,14 +5,14 @@
 // without needing this thread's event loop.
 import { parentPort, workerData } from 'node:worker_threads';
 import { Engine } from './engine';
-import { Control, serializeError, type HostMessage, type WorkerMessage } from './engineMessages';
+import { Control, serializeError, type HostMessage, type LogLevel, type WorkerMessage } from './engineMessages';
 
 function run(): void {
   const port = parentPort;
   if (!port) throw new Error('runtime/engineWorker must run as a worker thread (see engineHost.ts)');
   const control = new Int32Array(workerData.control as SharedArrayBuffer);
   const post = (m: WorkerMessage) => port.postMessage(m);
-  const log = (level: 'info' | 'warn' | 'error', message: string) => post({ type: 'log', level, message });
+  const log = (level: LogLevel, message: string) => post({ type: 'log', level, message });
   let engine: Engine | null = null;
 
   const requireEngine = (): Engine => {
