@@ -99,10 +99,6 @@ export class AnswerPanel implements vscode.Disposable {
     this.panel.title = short ? `ThinK Lens: ${short.length > 40 ? `${short.slice(0, 39)}…` : short}` : 'ThinK Lens: Answer';
   }
 
-  reveal(column?: vscode.ViewColumn): void {
-    if (!this.disposed) this.panel.reveal(column, true);
-  }
-
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;

@@ -124,10 +124,6 @@ export class InspectorPanel implements vscode.Disposable {
     return this.channel.ready ? this.channel.post(message) : Promise.resolve(true);
   }
 
-  reveal(column?: vscode.ViewColumn): void {
-    if (!this.disposed) this.panel.reveal(column, true);
-  }
-
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
