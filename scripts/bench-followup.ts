@@ -4,31 +4,22 @@
 // chooses its own. Prints times (random-weight SmolLM2-135M shape, 2k-token context) and, on
 // stories260k (real weights), how far the reused cache's next-token distributions drift.
 //   npx tsx scripts/bench-followup.ts
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Engine, type EngineHooks } from '../runtime/engine';
-import { makeRandomModel } from '../runtime/makeRandom';
+import { promptIds, randomSmolLM2 } from './bench/models';
+import { argmax, klDivergence } from './fidelity/metrics';
 
 const root = resolve(__dirname, '..');
 const shared = resolve(root, '../shared/models');
 const hooks: EngineHooks = { onToken() {}, onProgress() {}, onMasks() {}, isCancelled: () => false };
 
-function ids(n: number, vocab: number, seed: number): number[] {
-  let x = seed;
-  return Array.from({ length: n }, () => ((x = (x * 1103515245 + 12345) % 2 ** 31), 3 + (x % (vocab - 3))));
-}
-
 async function timing(): Promise<void> {
-  const model = join(root, '.cache/bench-models/memory-smollm2-135m-f32');
-  if (!existsSync(join(model, 'model.safetensors'))) {
-    mkdirSync(model, { recursive: true });
-    const config = JSON.parse(readFileSync(join(shared, 'smollm2-135m-instruct/config.json'), 'utf8'));
-    await makeRandomModel({ config, outDir: model, dtype: 'F32', seed: 1, tokenizerDir: join(shared, 'smollm2-135m-instruct') });
-  }
+  const model = await randomSmolLM2(join(shared, 'smollm2-135m-instruct'), join(root, '.cache/bench-models'));
   const e = await Engine.load({ modelDir: model }, () => {});
-  const context = ids(2000, 49152, 1);
-  const q1 = ids(24, 49152, 2);
-  const q2 = ids(24, 49152, 3);
+  const context = promptIds(2000, 3, 49152, 1);
+  const q1 = promptIds(24, 3, 49152, 2);
+  const q2 = promptIds(24, 3, 49152, 3);
   await e.generate({ requestId: 'a', prompt: { ids: [...context, ...q1] }, maxNewTokens: 8 }, hooks);
   let t = performance.now();
   const extend = await e.generate({ requestId: 'b', prompt: { ids: q2 }, maxNewTokens: 8, cache: 'extend' }, hooks);
@@ -63,7 +54,7 @@ async function drift(): Promise<void> {
       const p = full.logits[i];
       const q = a[i + offset];
       agree += argmax(p) === argmax(q) ? 1 : 0;
-      kl += klDiv(p, q);
+      kl += klDivergence(p, q);
     }
     return `${((agree / answer.length) * 100).toFixed(1)}% top-1 agreement, KL ${(kl / answer.length).toFixed(4)}`;
   };
@@ -71,27 +62,6 @@ async function drift(): Promise<void> {
   console.log(`- reuse the first question's channels: ${stats(reused.logits, q2.length)}`);
   console.log(`- re-read so the follow-up chooses:   ${stats(reread.logits, 0)}`);
   await e.dispose();
-}
-
-function argmax(x: Float32Array): number {
-  let m = 0;
-  for (let i = 1; i < x.length; i++) if (x[i] > x[m]) m = i;
-  return m;
-}
-
-function klDiv(p: Float32Array, q: Float32Array): number {
-  const lse = (x: Float32Array) => {
-    let m = -Infinity;
-    for (const v of x) m = Math.max(m, v);
-    let s = 0;
-    for (const v of x) s += Math.exp(v - m);
-    return m + Math.log(s);
-  };
-  const lp = lse(p);
-  const lq = lse(q);
-  let kl = 0;
-  for (let i = 0; i < p.length; i++) kl += Math.exp(p[i] - lp) * (p[i] - lp - (q[i] - lq));
-  return kl;
 }
 
 (async () => {

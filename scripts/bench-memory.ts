@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Engine } from '../runtime/engine';
-import { makeRandomModel } from '../runtime/makeRandom';
+import { promptIds, randomSmolLM2 } from './bench/models';
 
 const root = resolve(__dirname, '..');
 const SMOLLM2 = resolve(root, '../shared/models/smollm2-135m-instruct');
@@ -37,8 +37,7 @@ function peakRss(): number {
 async function child(model: string, context: number, ratio: number): Promise<void> {
   const engine = await Engine.load({ modelDir: model, contextLength: context + 64, think: { ratio } }, () => {});
   const vocab = engine.loaded.model.vocabSize;
-  let x = 12345;
-  const ids = Array.from({ length: context }, () => ((x = (x * 1103515245 + 12345) % 2 ** 31), 3 + (x % (vocab - 3))));
+  const ids = promptIds(context, 3, vocab, 12345);
   const r = await engine.generate({ requestId: 'm', prompt: { ids }, maxNewTokens: 4 }, {
     onToken() {},
     onProgress() {},
@@ -65,12 +64,7 @@ async function main(): Promise<void> {
   let model = arg('model', '');
   if (!model) {
     if (!existsSync(SMOLLM2)) throw new Error(`SmolLM2 config not found at ${SMOLLM2}; pass --model DIR`);
-    model = join(root, '.cache/bench-models/memory-smollm2-135m-f32');
-    if (!existsSync(join(model, 'model.safetensors'))) {
-      mkdirSync(model, { recursive: true });
-      const config = JSON.parse(readFileSync(join(SMOLLM2, 'config.json'), 'utf8'));
-      await makeRandomModel({ config, outDir: model, dtype: 'F32', seed: 1, tokenizerDir: SMOLLM2 });
-    }
+    model = await randomSmolLM2(SMOLLM2, join(root, '.cache/bench-models'));
   }
   const contexts = arg('contexts', '4096,16384').split(',').map(Number);
   const ratios = arg('ratios', '0,0.4,0.5').split(',').map(Number);

@@ -54,6 +54,21 @@ export async function prepareModel(spec: BenchModelSpec, cacheDir: string, fileT
   return { spec, dir, gguf, contextLength: typeof maxPos === 'number' ? maxPos : 0 };
 }
 
+/**
+ * SmolLM2-135M's shape with random F32 weights (seed 1) and its tokenizer, written once into
+ * `cacheDir`/memory-smollm2-135m-f32: the model of bench-memory and bench-followup.
+ */
+export async function randomSmolLM2(smollm2Dir: string, cacheDir: string): Promise<string> {
+  const dir = join(cacheDir, 'memory-smollm2-135m-f32');
+  if (!existsSync(join(dir, 'model.safetensors'))) {
+    if (!existsSync(smollm2Dir)) throw new Error(`SmolLM2 config not found at ${smollm2Dir}`);
+    mkdirSync(dir, { recursive: true });
+    const config = JSON.parse(readFileSync(join(smollm2Dir, 'config.json'), 'utf8'));
+    await makeRandomModel({ config, outDir: dir, dtype: 'F32', seed: 1, tokenizerDir: smollm2Dir });
+  }
+  return dir;
+}
+
 /** Deterministic prompt ids in [lo, hi): the same for both runtimes, no tokenizer round trip. */
 export function promptIds(n: number, lo: number, hi: number, seed = 7): number[] {
   let s = seed >>> 0;

@@ -17,6 +17,7 @@ import { openSession } from '../../runtime/session';
 import { pruneAfterPrefill } from '../../runtime/think';
 import { openModel } from '../../runtime/weights';
 import { DEFAULT_THINK } from '../../src/protocol';
+import { argmax } from '../fidelity/metrics';
 import { childMain, isEntry, peakMemory } from './child';
 
 export interface OursJob {
@@ -100,12 +101,6 @@ async function runEngine(job: OursJob): Promise<OursResult> {
     loadMs: r.timings.loadMs,
     weightBytesPerToken: decodeWeightBytes(job.modelDir, job.quantize),
   };
-}
-
-function argmax(logits: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
-  return best;
 }
 
 async function runSharedPrefill(job: OursJob): Promise<OursRun> {

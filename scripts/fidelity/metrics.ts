@@ -25,7 +25,8 @@ export function klDivergence(pLogits: ArrayLike<number>, qLogits: ArrayLike<numb
   return Math.max(0, kl);
 }
 
-function argmax(x: ArrayLike<number>): number {
+/** Index of the largest value; ties go to the lowest index. */
+export function argmax(x: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < x.length; i++) if (x[i] > x[best]) best = i;
   return best;
