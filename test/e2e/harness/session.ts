@@ -1,7 +1,6 @@
 // One editor session for a test file: the packaged VSIX installed into a fresh code-server,
 // stories260k configured as the model, the fixture workspace opened in chromium.
 
-import * as path from 'node:path';
 import { CodeServer } from './codeServer';
 import { e2eRequired, findEnvironment, fixtureWorkspace, type E2eEnvironment } from './environment';
 import { ensureVsix } from './vsix';
@@ -74,5 +73,3 @@ export async function openSession(opts: { label: string; trusted: boolean; log: 
     throw err;
   }
 }
-
-export const fixtureFile = (rel: string) => path.join(fixtureWorkspace, rel);
