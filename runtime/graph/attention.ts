@@ -1,6 +1,7 @@
 // Attention of one KV head over the cache tiers (see kvcache.ts) and the new tokens.
 // Shapes: S new tokens, G query heads per KV head, D head_dim; the group's queries are flattened
-// to [G*S, D]. Tq quantized, Tc compact (kept channels), Tf full tokens.
+// to [1, G*S, D] (one slice of the layer's [Hkv, G*S, D]). Tq quantized, Tc compact (kept
+// channels), Tf full tokens.
 import type { GraphBuilder } from './onnx';
 
 /** Names of the graph's per-layer, per-KV-head cache inputs. */
@@ -21,80 +22,81 @@ export const cacheInput = {
 };
 
 export interface HeadInputs {
-  /** [G*S, D] the group's queries after RoPE. */
+  /** [1, G*S, D] the group's queries after RoPE, head-major (row g*S + s). */
   q: string;
-  /** [S, D] the new tokens' key (after RoPE) and value for this head. */
-  kNew: string;
-  vNew: string;
-  /** [S, S] additive causal mask. */
-  causalMask: string;
-  G: number;
+  /** [1, G*S, S] the group's causally masked scores among the new tokens (computed for all KV heads at once). */
+  newScores: string;
   D: number;
 }
 
-/** Shared pieces of both attention variants. */
+/** What one KV head contributes; the new tokens' values are applied to every head's pNew at once. */
+export interface HeadOutput {
+  /** [1, G*S, D] softmax-weighted sum of the cached values. */
+  past: string;
+  /** [1, G*S, S] attention probabilities on the new tokens. */
+  pNew: string;
+}
+
+/**
+ * Shared pieces of both attention variants. Shape-derived tensors (split sizes, reshape targets)
+ * are the same for every head of a layer, or of the whole graph, so each is built once, at its
+ * first use, and reused: a decode step then pays no per-head Shape/Concat chains.
+ */
 export class AttentionOps {
-  readonly zero: string;
-  readonly end: string;
+  private readonly memo = new Map<string, string>();
   constructor(
     private readonly g: GraphBuilder,
     private readonly D: number,
-  ) {
-    this.zero = g.constI64([0]);
-    this.end = g.constI64([2 ** 62]);
-  }
+  ) {}
 
   /** q . k^T / sqrt(D), k read transposed in place. */
   scores(q: string, k: string): string {
     return this.g.op('FusedMatMul', [q, k], { transB: 1, alpha: { float: 1 / Math.sqrt(this.D) } }, 'com.microsoft');
   }
 
-  /** [G*S, S] scores among the new tokens, causally masked. */
-  newScores(h: HeadInputs): string {
-    const g = this.g;
-    const flat = this.scores(h.q, h.kNew); // [G*S, S]
-    const byGroup = g.op('Concat', [g.constI64([h.G, -1]), g.op('Shape', [flat], { start: 1 })], { axis: 0 });
-    const masked = g.op('Add', [g.op('Reshape', [flat, byGroup]), h.causalMask]); // [G, S, S]
-    return g.op('Reshape', [masked, g.constI64([-1, 0])]); // [G*S, S]
+  /** The value `build` makes, built the first time `key` is asked for. */
+  once(key: string, build: () => string): string {
+    let value = this.memo.get(key);
+    if (value === undefined) {
+      value = build();
+      this.memo.set(key, value);
+    }
+    return value;
   }
 
-  /** Splits P [G*S, T] at the given column counts (int64 [1] each) into consecutive slices. */
-  split(p: string, sizes: string[]): string[] {
-    const g = this.g;
-    let start = this.zero;
-    return sizes.map((size, i) => {
-      const stop = i === sizes.length - 1 ? this.end : g.op('Add', [start, size]);
-      const part = g.op('Slice', [p, start, stop, g.constI64([1])]);
-      start = stop;
-      return part;
-    });
-  }
-
+  /** int64 [1]: the first dimension of x. */
   rows(x: string): string {
     return this.g.op('Shape', [x], { start: 0, end: 1 });
   }
 
-  /** [G*S, D] -> [G, S, D] */
-  byGroup(o: string, G: number): string {
-    return this.g.op('Reshape', [o, this.g.constI64([G, -1, this.D])]);
+  /** int64 [1]: S, the new tokens' count (the last axis of the new scores). */
+  newTokens(h: HeadInputs): string {
+    return this.g.op('Shape', [h.newScores], { start: -1 });
+  }
+
+  /** Splits P [1, G*S, T] along its last axis into slices of the given widths (int64 [n]). */
+  split(p: string, sizes: string, n: number): string[] {
+    return this.g.opN('Split', [p, sizes], n, { axis: -1 });
   }
 }
 
 /**
  * Plain ThinK: scores = [q[:, ki] . kp^T | q . kf^T | q . knew^T + mask], softmax, then
- * P[:, :T] . v + P[:, T:] . vnew (no concatenation, so no copy, of the past values).
+ * P[:, :T] . v here and P[:, T:] . vnew by the caller (no concatenation, so no copy, of the past values).
  */
-export function thinkAttention(g: GraphBuilder, ops: AttentionOps, h: HeadInputs, l: number, kv: number): string {
+export function thinkAttention(g: GraphBuilder, ops: AttentionOps, h: HeadInputs, l: number, kv: number): HeadOutput {
   const kp = g.input(cacheInput.prunedKeys(l, kv), 'float', ['Tc', `kept${l}`]);
   const ki = g.input(cacheInput.keptIndex(l, kv), 'int64', [`kept${l}`]);
   const kf = g.input(cacheInput.fullKeys(l, kv), 'float', ['Tf', h.D]);
   const vPast = g.input(cacheInput.values(l, kv), 'float', ['T', h.D]);
   // A pruned token's score uses only its kept channels: q[:, kept] . kp^T (= zero-filling the rest).
-  const sPruned = ops.scores(g.op('Gather', [h.q, ki], { axis: 1 }), kp); // [G*S, Tc]
-  const sFull = ops.scores(h.q, kf); // [G*S, Tf]
-  const p = g.op('Softmax', [g.op('Concat', [sPruned, sFull, ops.newScores(h)], { axis: 1 })], { axis: -1 }); // [G*S, T + S]
-  const [pPast, pNew] = ops.split(p, [ops.rows(vPast), ops.rows(h.vNew)]);
-  return ops.byGroup(g.op('Add', [g.op('MatMul', [pPast, vPast]), g.op('MatMul', [pNew, h.vNew])]), h.G);
+  const sPruned = ops.scores(g.op('Gather', [h.q, ki], { axis: 2 }), kp); // [1, G*S, Tc]
+  const sFull = ops.scores(h.q, kf); // [1, G*S, Tf]
+  const p = g.op('Softmax', [g.op('Concat', [sPruned, sFull, h.newScores], { axis: -1 })], { axis: -1 }); // [1, G*S, T + S]
+  // T and S are the same for every layer and head.
+  const sizes = ops.once('T,S', () => g.op('Concat', [ops.rows(vPast), ops.newTokens(h)], { axis: 0 }));
+  const [pPast, pNew] = ops.split(p, sizes, 2);
+  return { past: g.op('MatMul', [pPast, vPast]), pNew }; // [1, G*S, D]
 }
 
 /**
@@ -104,7 +106,7 @@ export function thinkAttention(g: GraphBuilder, ops: AttentionOps, h: HeadInputs
  */
 export function compressedAttention(
   g: GraphBuilder, ops: AttentionOps, h: HeadInputs, l: number, kv: number, packing: { shift: string; mask: string },
-): string {
+): HeadOutput {
   const D = h.D;
   const kq = g.input(cacheInput.keyCodes(l, kv), 'uint8', ['Tq', `kqb${l}`]);
   const ks = g.input(cacheInput.keyScales(l, kv), 'float16', ['Tq32', `kept${l}`]);
@@ -119,35 +121,46 @@ export function compressedAttention(
   const vsel = g.input(cacheInput.valueSelect(l, kv), 'float', [`keptv${l}`, D]);
   const vf = g.input(cacheInput.values(l, kv), 'float', ['Tf', D]);
 
+  // Tier lengths are the same for the whole graph, channel counts and code widths for a layer's heads.
+  const perLayer = (name: string, build: () => string) => ops.once(`${name}.${l}`, build);
+  const Tq = ops.once('Tq', () => ops.rows(kq));
+  const kept = perLayer('kept', () => g.op('Shape', [ki]));
+  const keptV = perLayer('keptV', () => g.op('Shape', [vsel], { start: 0, end: 1 }));
+
   const f32 = (x: string) => g.op('Cast', [x], { to: 1 });
   /** codes [T, B] -> float codes [T, C] (C = channels), b-bit fields lowest first. */
-  const unpack = (codes: string, channels: string): string => {
+  const unpack = (codes: string, channels: string, kind: string): string => {
     const fields = g.op('BitwiseAnd', [g.op('BitShift', [g.op('Unsqueeze', [codes, g.constI64([-1])]), packing.shift], { direction: 'RIGHT' }), packing.mask]); // [T, B, 8/b]
     // Explicit target shape: Reshape cannot infer -1 when T = 0 (an empty tier).
-    const width = g.op('Mul', [g.op('Shape', [codes], { start: 1, end: 2 }), g.op('Shape', [packing.shift])]);
-    const flat = g.op('Reshape', [fields, g.op('Concat', [g.op('Shape', [codes], { start: 0, end: 1 }), width], { axis: 0 })]); // [T, B * 8/b]
-    return f32(g.op('Slice', [flat, ops.zero, channels, g.constI64([1])])); // [T, C]
+    const target = perLayer(`${kind}.unpacked`, () => {
+      const width = g.op('Mul', [g.op('Shape', [codes], { start: 1, end: 2 }), g.op('Shape', [packing.shift])]);
+      return g.op('Concat', [Tq, width], { axis: 0 });
+    });
+    return f32(g.op('Slice', [g.op('Reshape', [fields, target]), g.constI64([0]), channels, g.constI64([1])])); // [T, C]
   };
-  const kept = g.op('Shape', [ki]);
-  const keptV = g.op('Shape', [vsel], { start: 0, end: 1 });
 
   // Keys: per channel over groups of 32 tokens.
-  const kCodes = g.op('Reshape', [unpack(kq, kept), g.op('Concat', [g.constI64([-1, 32]), kept], { axis: 0 })]); // [Tq/32, 32, kept]
+  const kGroups = perLayer('kGroups', () => g.op('Concat', [g.constI64([-1, 32]), kept], { axis: 0 }));
+  const kRows = perLayer('kRows', () => g.op('Concat', [g.constI64([-1]), kept], { axis: 0 }));
+  const kCodes = g.op('Reshape', [unpack(kq, kept, 'k'), kGroups]); // [Tq/32, 32, kept]
   const kHat = g.op('Add', [g.op('Mul', [kCodes, g.op('Unsqueeze', [f32(ks), g.constI64([1])])]), g.op('Unsqueeze', [f32(km), g.constI64([1])])]);
-  const kQuant = g.op('Reshape', [kHat, g.op('Concat', [g.constI64([-1]), kept], { axis: 0 })]); // [Tq, kept]
+  const kQuant = g.op('Reshape', [kHat, kRows]); // [Tq, kept]
 
   // Values: per token over groups of g channels.
-  const groupsPerRow = g.op('Shape', [vs], { start: 1, end: 2 });
-  const groupSize = g.op('Div', [keptV, groupsPerRow]);
-  const vCodes = g.op('Reshape', [unpack(vq, keptV), g.op('Concat', [g.constI64([-1]), groupsPerRow, groupSize], { axis: 0 })]); // [Tq, groups, g]
+  const vGroups = perLayer('vGroups', () => {
+    const groupsPerRow = g.op('Shape', [vs], { start: 1, end: 2 });
+    return g.op('Concat', [g.constI64([-1]), groupsPerRow, g.op('Div', [keptV, groupsPerRow])], { axis: 0 });
+  });
+  const vRows = perLayer('vRows', () => g.op('Concat', [g.constI64([-1]), keptV], { axis: 0 }));
+  const vCodes = g.op('Reshape', [unpack(vq, keptV, 'v'), vGroups]); // [Tq, groups, g]
   const vHat = g.op('Add', [g.op('Mul', [vCodes, g.op('Unsqueeze', [f32(vs), g.constI64([-1])])]), g.op('Unsqueeze', [f32(vm), g.constI64([-1])])]);
-  const vQuant = g.op('Reshape', [vHat, g.op('Concat', [g.constI64([-1]), keptV], { axis: 0 })]); // [Tq, keptV]
+  const vQuant = g.op('Reshape', [vHat, vRows]); // [Tq, keptV]
 
-  const qKept = g.op('Gather', [h.q, ki], { axis: 1 }); // [G*S, kept]
-  const s = g.op('Concat', [ops.scores(qKept, kQuant), ops.scores(qKept, kp), ops.scores(h.q, kf), ops.newScores(h)], { axis: 1 });
-  const p = g.op('Softmax', [s], { axis: -1 }); // [G*S, Tq + Tc + Tf + S]
-  const [pq, pc, pf, pn] = ops.split(p, [ops.rows(vq), ops.rows(vc), ops.rows(vf), ops.rows(h.vNew)]);
-  const compressedOut = g.op('MatMul', [g.op('Add', [g.op('MatMul', [pq, vQuant]), g.op('MatMul', [pc, vc])]), vsel]); // [G*S, D]
-  const o = g.op('Add', [compressedOut, g.op('Add', [g.op('MatMul', [pf, vf]), g.op('MatMul', [pn, h.vNew])])]);
-  return ops.byGroup(o, h.G);
+  const qKept = g.op('Gather', [h.q, ki], { axis: 2 }); // [1, G*S, kept]
+  const s = g.op('Concat', [ops.scores(qKept, kQuant), ops.scores(qKept, kp), ops.scores(h.q, kf), h.newScores], { axis: -1 });
+  const p = g.op('Softmax', [s], { axis: -1 }); // [1, G*S, Tq + Tc + Tf + S]
+  const sizes = ops.once('Tq,Tc,Tf,S', () => g.op('Concat', [Tq, ops.rows(vc), ops.rows(vf), ops.newTokens(h)], { axis: 0 }));
+  const [pq, pc, pf, pNew] = ops.split(p, sizes, 4);
+  const compressedOut = g.op('MatMul', [g.op('Add', [g.op('MatMul', [pq, vQuant]), g.op('MatMul', [pc, vc])]), vsel]); // [1, G*S, D]
+  return { past: g.op('Add', [compressedOut, g.op('MatMul', [pf, vf])]), pNew };
 }

@@ -94,21 +94,28 @@ export function buildModelGraph(w: ModelWeights, opts: GraphOptions = {}): Model
   const cos = g.op('Unsqueeze', [g.input('cos', 'float', ['S', D]), g.constI64([1])]); // [S, 1, D]
   const sin = g.op('Unsqueeze', [g.input('sin', 'float', ['S', D]), g.constI64([1])]); // [S, 1, D]
   const causalMask = g.input('causal_mask', 'float', ['S', 'S']);
-  const obsWeight = g.op('Reshape', [g.input('obs_weight', 'float', ['S']), g.constI64([-1, 1, 1])]); // [S, 1, 1]
+  const obsWeight = g.input('obs_weight', 'float', ['S']);
   const logitRows = g.input('logit_rows', 'int64', ['R']);
   const windowRows = g.input('window_rows', 'int64', ['W']);
   const packing = opts.compressed ? { shift: g.input('kv_shift', 'uint8', ['P']), mask: g.input('kv_mask', 'uint8', []) } : null;
 
-  const half = D / 2;
-  const [cFirst, cHalf, cEnd] = [[0], [half], [D]].map((v) => g.constI64(v));
+  // Attention runs on each KV head's G query heads flattened head-major to G*S rows (row g*S + s),
+  // so the per-token mask and observation weights are tiled to those rows once for the graph.
+  const groupMask = g.op('Tile', [causalMask, g.constI64([G, 1])]); // [G*S, S]
+  const groupObs = g.op('Tile', [g.op('Unsqueeze', [obsWeight, g.constI64([1])]), g.constI64([G, 1])]); // [G*S, 1]
+
+  /** [D, D] signed permutation with x R = rotate_half(x) = [-x2, x1]; one nonzero per column, so exact. */
+  const rotateHalf = g.constF32(
+    Array.from({ length: D * D }, (_, at) => {
+      const [i, j] = [Math.floor(at / D), at % D];
+      return j < D / 2 ? (i === j + D / 2 ? -1 : 0) : i === j - D / 2 ? 1 : 0;
+    }),
+    [D, D],
+  );
+  /** x*cos + rotate_half(x)*sin on [S, H, D]. */
+  const rope = (x: string): string =>
+    g.op('Add', [g.op('Mul', [x, cos]), g.op('Mul', [g.op('MatMul', [x, rotateHalf]), sin])]);
   const axis = (a: number) => g.constI64([a]);
-  /** x*cos + rotate_half(x)*sin on [S, H, D], rotate_half(x) = [-x2, x1]. */
-  const rope = (x: string): string => {
-    const x1 = g.op('Slice', [x, cFirst, cHalf, axis(2)]);
-    const x2 = g.op('Slice', [x, cHalf, cEnd, axis(2)]);
-    const rotated = g.op('Concat', [g.op('Neg', [x2]), x1], { axis: 2 });
-    return g.op('Add', [g.op('Mul', [x, cos]), g.op('Mul', [rotated, sin])]);
-  };
 
   const ops = new AttentionOps(g, D);
 
@@ -116,33 +123,35 @@ export function buildModelGraph(w: ModelWeights, opts: GraphOptions = {}): Model
 
   w.layers.forEach((L, l) => {
     const h = rmsNorm(x, L.inputNorm);
-    const q = rope(g.op('Reshape', [linear(h, L.q, L.qBias), g.constI64([0, Hq, D])])); // [S, Hq, D]
-    const k = rope(g.op('Reshape', [linear(h, L.k, L.kBias), g.constI64([0, Hkv, D])])); // [S, Hkv, D]
+    // RoPE once over the query and key heads side by side: [S, Hq + Hkv, D].
+    const qk = g.op('Reshape', [g.op('Concat', [linear(h, L.q, L.qBias), linear(h, L.k, L.kBias)], { axis: 1 }), g.constI64([0, Hq + Hkv, D])]);
+    const [q, k] = g.opN('Split', [rope(qk), g.constI64([Hq, Hkv])], 2, { axis: 1 }); // [S, Hq, D], [S, Hkv, D]
     const v = g.op('Reshape', [linear(h, L.v, L.vBias), g.constI64([0, Hkv, D])]); // [S, Hkv, D]
     g.output(layerOutput.keys(l), k, 'float', ['S', Hkv, D]);
     g.output(layerOutput.values(l), v, 'float', ['S', Hkv, D]);
 
+    const qByHead = g.op('Reshape', [g.op('Transpose', [q], { perm: [1, 0, 2] }), g.constI64([Hkv, -1, D])]); // [Hkv, G*S, D]
     // ThinK's query statistic: sum over the observation window and the group of q_j^2.
-    const qsqHeads = g.op('ReduceSum', [g.op('Mul', [g.op('Mul', [q, q]), obsWeight]), axis(0)], { keepdims: 0 }); // [Hq, D]
-    const qsq = g.op('ReduceSum', [g.op('Reshape', [qsqHeads, g.constI64([Hkv, G, D])]), axis(1)], { keepdims: 0 }); // [Hkv, D]
+    const qsq = g.op('ReduceSum', [g.op('Mul', [g.op('Mul', [qByHead, qByHead]), groupObs]), axis(1)], { keepdims: 0 }); // [Hkv, D]
     g.output(layerOutput.querySquares(l), qsq, 'float', [Hkv, D]);
     // Token eviction and value pruning score tokens with the window's own queries.
     g.output(layerOutput.windowQueries(l), g.op('Gather', [q, windowRows], { axis: 0 }), 'float', ['W', Hq, D]);
 
-    const qT = g.op('Transpose', [q], { perm: [1, 0, 2] }); // [Hq, S, D]
-    const heads: string[] = [];
-    for (let kv = 0; kv < Hkv; kv++) {
-      const head = {
-        q: g.op('Reshape', [g.op('Slice', [qT, g.constI64([kv * G]), g.constI64([(kv + 1) * G]), axis(0)]), g.constI64([-1, D])]), // [G*S, D]
-        kNew: g.op('Gather', [k, g.constI64([kv], [])], { axis: 1 }), // [S, D]
-        vNew: g.op('Gather', [v, g.constI64([kv], [])], { axis: 1 }), // [S, D]
-        causalMask,
-        G,
-        D,
-      };
-      heads.push(packing ? compressedAttention(g, ops, head, l, kv, packing) : thinkAttention(g, ops, head, l, kv)); // [G, S, D]
-    }
-    const attn = g.op('Reshape', [g.op('Transpose', [g.op('Concat', heads, { axis: 0 })], { perm: [1, 0, 2] }), g.constI64([0, Hq * D])]); // [S, Hq*D]
+    // The new tokens' scores and values for all KV heads at once; only the cached tiers, separate
+    // inputs per head, are attended head by head.
+    const kByHead = g.op('Transpose', [k], { perm: [1, 0, 2] }); // [Hkv, S, D]
+    const vByHead = g.op('Transpose', [v], { perm: [1, 0, 2] }); // [Hkv, S, D]
+    const newScores = g.op('Add', [ops.scores(qByHead, kByHead), groupMask]); // [Hkv, G*S, S]
+    const qs = g.opN('Split', [qByHead], Hkv, { axis: 0, num_outputs: Hkv }); // Hkv x [1, G*S, D]
+    const ss = g.opN('Split', [newScores], Hkv, { axis: 0, num_outputs: Hkv }); // Hkv x [1, G*S, S]
+    const heads = qs.map((qHead, kv) => {
+      const head = { q: qHead, newScores: ss[kv], D };
+      return packing ? compressedAttention(g, ops, head, l, kv, packing) : thinkAttention(g, ops, head, l, kv);
+    });
+    const past = g.op('Concat', heads.map((o) => o.past), { axis: 0 }); // [Hkv, G*S, D]
+    const pNew = g.op('Concat', heads.map((o) => o.pNew), { axis: 0 }); // [Hkv, G*S, S]
+    const o = g.op('Reshape', [g.op('Add', [past, g.op('MatMul', [pNew, vByHead])]), g.constI64([Hq, -1, D])]); // [Hq, S, D]
+    const attn = g.op('Reshape', [g.op('Transpose', [o], { perm: [1, 0, 2] }), g.constI64([0, Hq * D])]); // [S, Hq*D]
     x = g.op('Add', [x, linear(attn, L.o)]);
 
     const h2 = rmsNorm(x, L.postNorm);
