@@ -62,31 +62,55 @@ export function buildModelGraph(w: ModelWeights, opts: GraphOptions = {}): Model
     return value;
   };
 
-  /** W quantized block-wise into MatMulNBits' initializers (once per tensor; tied heads share nothing with the fp32 embedding gather). */
-  const quantizedWeight = (W: TensorRef, bits: WeightBits): string[] => {
-    let names = quantized.get(W.name);
+  /**
+   * Weights quantized block-wise into MatMulNBits' initializers, stacked row-wise when several
+   * (once per stack; tied heads share nothing with the fp32 embedding gather).
+   */
+  const quantizedWeight = (Ws: TensorRef[], bits: WeightBits): string[] => {
+    const key = Ws.map((W) => W.name).join('+');
+    let names = quantized.get(key);
     if (!names) {
-      const [N, K] = W.shape;
-      const q = quantizeBlockwise(readTensor(W), N, K, bits);
-      const blocks = q.scales.length / N;
+      // Every row is quantized on its own ([N, blocks, blob] codes, [N * blocks] scales, [N, zpRow]
+      // zero points), so a stack is the concatenation of its parts.
+      const parts = Ws.map((W) => quantizeBlockwise(readTensor(W), W.shape[0], W.shape[1], bits));
+      const N = parts.reduce((n, q) => n + q.N, 0);
+      const blocks = parts[0].scales.length / parts[0].N;
+      const join = <T extends Uint8Array | Float32Array>(arrays: T[], make: (n: number) => T): T => {
+        const out = make(arrays.reduce((n, a) => n + a.length, 0));
+        arrays.reduce((at, a) => (out.set(a, at), at + a.length), 0);
+        return out;
+      };
+      const codes = join(parts.map((q) => q.codes), (n) => new Uint8Array(n));
       const stored = (suffix: string, elem: 'uint8' | 'float', dims: number[], data: Uint8Array | Float32Array) =>
-        g.external(`${W.name}.${suffix}`, elem, dims, { file: QUANT_FILE, ...quant.add(data) });
+        g.external(`${key}.${suffix}`, elem, dims, { file: QUANT_FILE, ...quant.add(data) });
       names = [
-        stored('q', 'uint8', [N, blocks, q.codes.length / (N * blocks)], q.codes),
-        stored('scales', 'float', [N * blocks], q.scales),
-        stored('zero_points', 'uint8', [q.zeroPoints.length], q.zeroPoints),
+        stored('q', 'uint8', [N, blocks, codes.length / (N * blocks)], codes),
+        stored('scales', 'float', [N * blocks], join(parts.map((q) => q.scales), (n) => new Float32Array(n))),
+        stored('zero_points', 'uint8', [N * (parts[0].zeroPoints.length / parts[0].N)], join(parts.map((q) => q.zeroPoints), (n) => new Uint8Array(n))),
       ];
-      quantized.set(W.name, names);
+      quantized.set(key, names);
     }
     return names;
   };
-  /** y = x W^T (+ b): HF stores W as [out, in]; Gemm's transB (or MatMulNBits) reads it in place. */
-  const linear = (x: string, W: TensorRef, b?: TensorRef): string => {
-    if (!opts.weightBits) return g.op('Gemm', b ? [x, weight(W), weight(b)] : [x, weight(W)], { transB: 1 });
-    const [N, K] = W.shape;
-    const y = g.op('MatMulNBits', [x, ...quantizedWeight(W, opts.weightBits)], { K, N, bits: opts.weightBits, block_size: 32, accuracy_level: 4 }, 'com.microsoft');
-    return b ? g.op('Add', [y, weight(b)]) : y;
+  /**
+   * Projections of one input side by side, y = x [W1; W2; ...]^T (+ [b1; b2; ...]): [S, N1 + N2 + ...].
+   * HF stores W as [out, in]: Gemm's transB reads each in place; quantized weights are stacked into
+   * one MatMulNBits, whose output columns each read only their own row (one dispatch, same result).
+   */
+  const linears = (x: string, parts: { W: TensorRef; b?: TensorRef }[]): string => {
+    if (!opts.weightBits) {
+      const ys = parts.map(({ W, b }) => g.op('Gemm', b ? [x, weight(W), weight(b)] : [x, weight(W)], { transB: 1 }));
+      return ys.length === 1 ? ys[0] : g.op('Concat', ys, { axis: 1 });
+    }
+    const N = parts.reduce((n, { W }) => n + W.shape[0], 0);
+    const K = parts[0].W.shape[1];
+    const y = g.op('MatMulNBits', [x, ...quantizedWeight(parts.map(({ W }) => W), opts.weightBits)], { K, N, bits: opts.weightBits, block_size: 32, accuracy_level: 4 }, 'com.microsoft');
+    if (!parts.some(({ b }) => b)) return y;
+    // Concatenated initializers: folded into one at session load.
+    const biases = parts.map(({ W, b }) => (b ? weight(b) : g.constF32(new Array<number>(W.shape[0]).fill(0))));
+    return g.op('Add', [y, biases.length === 1 ? biases[0] : g.op('Concat', biases, { axis: 0 })]);
   };
+  const linear = (x: string, W: TensorRef, b?: TensorRef): string => linears(x, [{ W, b }]);
   const rmsNorm = (x: string, ref: TensorRef): string =>
     g.op('SimplifiedLayerNormalization', [x, weight(ref)], { axis: -1, epsilon: { float: c.rmsNormEps } });
 
@@ -102,7 +126,7 @@ export function buildModelGraph(w: ModelWeights, opts: GraphOptions = {}): Model
   // Attention runs on each KV head's G query heads flattened head-major to G*S rows (row g*S + s),
   // so the per-token mask and observation weights are tiled to those rows once for the graph.
   const groupMask = g.op('Tile', [causalMask, g.constI64([G, 1])]); // [G*S, S]
-  const groupObs = g.op('Tile', [g.op('Unsqueeze', [obsWeight, g.constI64([1])]), g.constI64([G, 1])]); // [G*S, 1]
+  const groupObsRoot = g.op('Sqrt', [g.op('Tile', [g.op('Unsqueeze', [obsWeight, g.constI64([1])]), g.constI64([G, 1])])]); // [G*S, 1]
 
   /** [D, D] signed permutation with x R = rotate_half(x) = [-x2, x1]; one nonzero per column, so exact. */
   const rotateHalf = g.constF32(
@@ -123,16 +147,17 @@ export function buildModelGraph(w: ModelWeights, opts: GraphOptions = {}): Model
 
   w.layers.forEach((L, l) => {
     const h = rmsNorm(x, L.inputNorm);
-    // RoPE once over the query and key heads side by side: [S, Hq + Hkv, D].
-    const qk = g.op('Reshape', [g.op('Concat', [linear(h, L.q, L.qBias), linear(h, L.k, L.kBias)], { axis: 1 }), g.constI64([0, Hq + Hkv, D])]);
+    const qkv = linears(h, [{ W: L.q, b: L.qBias }, { W: L.k, b: L.kBias }, { W: L.v, b: L.vBias }]);
+    const [qk, v] = g.opN('Split', [g.op('Reshape', [qkv, g.constI64([0, Hq + 2 * Hkv, D])]), g.constI64([Hq + Hkv, Hkv])], 2, { axis: 1 }); // [S, Hq + Hkv, D], [S, Hkv, D]
+    // RoPE once over the query and key heads side by side.
     const [q, k] = g.opN('Split', [rope(qk), g.constI64([Hq, Hkv])], 2, { axis: 1 }); // [S, Hq, D], [S, Hkv, D]
-    const v = g.op('Reshape', [linear(h, L.v, L.vBias), g.constI64([0, Hkv, D])]); // [S, Hkv, D]
     g.output(layerOutput.keys(l), k, 'float', ['S', Hkv, D]);
     g.output(layerOutput.values(l), v, 'float', ['S', Hkv, D]);
 
     const qByHead = g.op('Reshape', [g.op('Transpose', [q], { perm: [1, 0, 2] }), g.constI64([Hkv, -1, D])]); // [Hkv, G*S, D]
-    // ThinK's query statistic: sum over the observation window and the group of q_j^2.
-    const qsq = g.op('ReduceSum', [g.op('Mul', [g.op('Mul', [qByHead, qByHead]), groupObs]), axis(1)], { keepdims: 0 }); // [Hkv, D]
+    // ThinK's query statistic: sum over the observation window and the group of q_j^2, i.e. of
+    // (sqrt(w) q_j)^2 with w the 0/1 window weight.
+    const qsq = g.op('ReduceSumSquare', [g.op('Mul', [qByHead, groupObsRoot]), axis(1)], { keepdims: 0 }); // [Hkv, D]
     g.output(layerOutput.querySquares(l), qsq, 'float', [Hkv, D]);
     // Token eviction and value pruning score tokens with the window's own queries.
     g.output(layerOutput.windowQueries(l), g.op('Gather', [q, windowRows], { axis: 0 }), 'float', ['W', Hq, D]);
