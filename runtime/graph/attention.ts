@@ -1,7 +1,7 @@
 // Attention of one KV head over the cache tiers (see kvcache.ts) and the new tokens.
-// Shapes: S new tokens, G query heads per KV head, D head_dim; the group's queries are flattened
-// to [1, G*S, D] (one slice of the layer's [Hkv, G*S, D]). Tq quantized, Tc compact (kept
-// channels), Tf full tokens.
+// Shapes: S new tokens, G query heads per KV head, D head_dim; the group's queries are
+// [S, 1, G, D] (one slice of the layer's [S, Hkv, G, D]; matrix products against a cached tier
+// read them as S*G rows). Tq quantized, Tc compact (kept channels), Tf full tokens.
 import type { GraphBuilder } from './onnx';
 
 /** Names of the graph's per-layer, per-KV-head cache inputs. */
@@ -22,18 +22,18 @@ export const cacheInput = {
 };
 
 export interface HeadInputs {
-  /** [1, G*S, D] the group's queries after RoPE, head-major (row g*S + s). */
+  /** [S, 1, G, D] the group's queries after RoPE. */
   q: string;
-  /** [1, G*S, S] the group's causally masked scores among the new tokens (computed for all KV heads at once). */
+  /** [S, 1, G, S] the group's causally masked scores among the new tokens (computed for all KV heads at once). */
   newScores: string;
   D: number;
 }
 
 /** What one KV head contributes; the new tokens' values are applied to every head's pNew at once. */
 export interface HeadOutput {
-  /** [1, G*S, D] softmax-weighted sum of the cached values. */
+  /** [S, 1, G, D] softmax-weighted sum of the cached values. */
   past: string;
-  /** [1, G*S, S] attention probabilities on the new tokens. */
+  /** [S, 1, G, S] attention probabilities on the new tokens. */
   pNew: string;
 }
 
@@ -74,7 +74,7 @@ export class AttentionOps {
     return this.g.op('Shape', [h.newScores], { start: -1 });
   }
 
-  /** Splits P [1, G*S, T] along its last axis into slices of the given widths (int64 [n]). */
+  /** Splits P [S, 1, G, T] along its last axis into slices of the given widths (int64 [n]). */
   split(p: string, sizes: string, n: number): string[] {
     return this.g.opN('Split', [p, sizes], n, { axis: -1 });
   }
@@ -90,13 +90,13 @@ export function thinkAttention(g: GraphBuilder, ops: AttentionOps, h: HeadInputs
   const kf = g.input(cacheInput.fullKeys(l, kv), 'float', ['Tf', h.D]);
   const vPast = g.input(cacheInput.values(l, kv), 'float', ['T', h.D]);
   // A pruned token's score uses only its kept channels: q[:, kept] . kp^T (= zero-filling the rest).
-  const sPruned = ops.scores(g.op('Gather', [h.q, ki], { axis: 2 }), kp); // [1, G*S, Tc]
-  const sFull = ops.scores(h.q, kf); // [1, G*S, Tf]
-  const p = g.op('Softmax', [g.op('Concat', [sPruned, sFull, h.newScores], { axis: -1 })], { axis: -1 }); // [1, G*S, T + S]
+  const sPruned = ops.scores(g.op('Gather', [h.q, ki], { axis: -1 }), kp); // [S, 1, G, Tc]
+  const sFull = ops.scores(h.q, kf); // [S, 1, G, Tf]
+  const p = g.op('Softmax', [g.op('Concat', [sPruned, sFull, h.newScores], { axis: -1 })], { axis: -1 }); // [S, 1, G, T + S]
   // T and S are the same for every layer and head.
   const sizes = ops.once('T,S', () => g.op('Concat', [ops.rows(vPast), ops.newTokens(h)], { axis: 0 }));
   const [pPast, pNew] = ops.split(p, sizes, 2);
-  return { past: g.op('MatMul', [pPast, vPast]), pNew }; // [1, G*S, D]
+  return { past: g.op('MatMul', [pPast, vPast]), pNew }; // [S, 1, G, D]
 }
 
 /**
@@ -156,11 +156,11 @@ export function compressedAttention(
   const vHat = g.op('Add', [g.op('Mul', [vCodes, g.op('Unsqueeze', [f32(vs), g.constI64([-1])])]), g.op('Unsqueeze', [f32(vm), g.constI64([-1])])]);
   const vQuant = g.op('Reshape', [vHat, vRows]); // [Tq, keptV]
 
-  const qKept = g.op('Gather', [h.q, ki], { axis: 2 }); // [1, G*S, kept]
+  const qKept = g.op('Gather', [h.q, ki], { axis: -1 }); // [S, 1, G, kept]
   const s = g.op('Concat', [ops.scores(qKept, kQuant), ops.scores(qKept, kp), ops.scores(h.q, kf), h.newScores], { axis: -1 });
-  const p = g.op('Softmax', [s], { axis: -1 }); // [1, G*S, Tq + Tc + Tf + S]
+  const p = g.op('Softmax', [s], { axis: -1 }); // [S, 1, G, Tq + Tc + Tf + S]
   const sizes = ops.once('Tq,Tc,Tf,S', () => g.op('Concat', [Tq, ops.rows(vc), ops.rows(vf), ops.newTokens(h)], { axis: 0 }));
   const [pq, pc, pf, pNew] = ops.split(p, sizes, 4);
-  const compressedOut = g.op('MatMul', [g.op('Add', [g.op('MatMul', [pq, vQuant]), g.op('MatMul', [pc, vc])]), vsel]); // [1, G*S, D]
+  const compressedOut = g.op('MatMul', [g.op('Add', [g.op('MatMul', [pq, vQuant]), g.op('MatMul', [pc, vc])]), vsel]); // [S, 1, G, D]
   return { past: g.op('Add', [compressedOut, g.op('MatMul', [pf, vf])]), pNew };
 }

@@ -123,10 +123,10 @@ export function buildModelGraph(w: ModelWeights, opts: GraphOptions = {}): Model
   const windowRows = g.input('window_rows', 'int64', ['W']);
   const packing = opts.compressed ? { shift: g.input('kv_shift', 'uint8', ['P']), mask: g.input('kv_mask', 'uint8', []) } : null;
 
-  // Attention runs on each KV head's G query heads flattened head-major to G*S rows (row g*S + s),
-  // so the per-token mask and observation weights are tiled to those rows once for the graph.
-  const groupMask = g.op('Tile', [causalMask, g.constI64([G, 1])]); // [G*S, S]
-  const groupObsRoot = g.op('Sqrt', [g.op('Tile', [g.op('Unsqueeze', [obsWeight, g.constI64([1])]), g.constI64([G, 1])])]); // [G*S, 1]
+  // Attention reads the queries as [S, Hkv, G, D] (each KV head's group of query heads side by
+  // side); the per-token mask and observation weights broadcast over the heads.
+  const headMask = g.op('Unsqueeze', [causalMask, g.constI64([1, 2])]); // [S, 1, 1, S]
+  const obsRoot = g.op('Sqrt', [g.op('Reshape', [obsWeight, g.constI64([-1, 1, 1, 1])])]); // [S, 1, 1, 1]
 
   /** [D, D] signed permutation with x R = rotate_half(x) = [-x2, x1]; one nonzero per column, so exact. */
   const rotateHalf = g.constF32(
@@ -139,7 +139,6 @@ export function buildModelGraph(w: ModelWeights, opts: GraphOptions = {}): Model
   /** x*cos + rotate_half(x)*sin on [S, H, D]. */
   const rope = (x: string): string =>
     g.op('Add', [g.op('Mul', [x, cos]), g.op('Mul', [g.op('MatMul', [x, rotateHalf]), sin])]);
-  const axis = (a: number) => g.constI64([a]);
 
   const ops = new AttentionOps(g, D);
 
@@ -154,10 +153,10 @@ export function buildModelGraph(w: ModelWeights, opts: GraphOptions = {}): Model
     g.output(layerOutput.keys(l), k, 'float', ['S', Hkv, D]);
     g.output(layerOutput.values(l), v, 'float', ['S', Hkv, D]);
 
-    const qByHead = g.op('Reshape', [g.op('Transpose', [q], { perm: [1, 0, 2] }), g.constI64([Hkv, -1, D])]); // [Hkv, G*S, D]
+    const qByHead = g.op('Reshape', [q, g.constI64([0, Hkv, G, D])]); // [S, Hkv, G, D]
     // ThinK's query statistic: sum over the observation window and the group of q_j^2, i.e. of
     // (sqrt(w) q_j)^2 with w the 0/1 window weight.
-    const qsq = g.op('ReduceSumSquare', [g.op('Mul', [qByHead, groupObsRoot]), axis(1)], { keepdims: 0 }); // [Hkv, D]
+    const qsq = g.op('ReduceSumSquare', [g.op('Mul', [qByHead, obsRoot]), g.constI64([0, 2])], { keepdims: 0 }); // [Hkv, D]
     g.output(layerOutput.querySquares(l), qsq, 'float', [Hkv, D]);
     // Token eviction and value pruning score tokens with the window's own queries.
     g.output(layerOutput.windowQueries(l), g.op('Gather', [q, windowRows], { axis: 0 }), 'float', ['W', Hq, D]);
@@ -166,17 +165,16 @@ export function buildModelGraph(w: ModelWeights, opts: GraphOptions = {}): Model
     // inputs per head, are attended head by head.
     const kByHead = g.op('Transpose', [k], { perm: [1, 0, 2] }); // [Hkv, S, D]
     const vByHead = g.op('Transpose', [v], { perm: [1, 0, 2] }); // [Hkv, S, D]
-    const newScores = g.op('Add', [ops.scores(qByHead, kByHead), groupMask]); // [Hkv, G*S, S]
-    const qs = g.opN('Split', [qByHead], Hkv, { axis: 0, num_outputs: Hkv }); // Hkv x [1, G*S, D]
-    const ss = g.opN('Split', [newScores], Hkv, { axis: 0, num_outputs: Hkv }); // Hkv x [1, G*S, S]
+    const newScores = g.op('Add', [ops.scores(qByHead, kByHead), headMask]); // [S, Hkv, G, S]
+    const qs = g.opN('Split', [qByHead], Hkv, { axis: 1, num_outputs: Hkv }); // Hkv x [S, 1, G, D]
+    const ss = g.opN('Split', [newScores], Hkv, { axis: 1, num_outputs: Hkv }); // Hkv x [S, 1, G, S]
     const heads = qs.map((qHead, kv) => {
       const head = { q: qHead, newScores: ss[kv], D };
       return packing ? compressedAttention(g, ops, head, l, kv, packing) : thinkAttention(g, ops, head, l, kv);
     });
-    const past = g.op('Concat', heads.map((o) => o.past), { axis: 0 }); // [Hkv, G*S, D]
-    const pNew = g.op('Concat', heads.map((o) => o.pNew), { axis: 0 }); // [Hkv, G*S, S]
-    const o = g.op('Reshape', [g.op('Add', [past, g.op('MatMul', [pNew, vByHead])]), g.constI64([Hq, -1, D])]); // [Hq, S, D]
-    const attn = g.op('Reshape', [g.op('Transpose', [o], { perm: [1, 0, 2] }), g.constI64([0, Hq * D])]); // [S, Hq*D]
+    const past = g.op('Concat', heads.map((o) => o.past), { axis: 1 }); // [S, Hkv, G, D]
+    const pNew = g.op('Concat', heads.map((o) => o.pNew), { axis: 1 }); // [S, Hkv, G, S]
+    const attn = g.op('Reshape', [g.op('Add', [past, g.op('MatMul', [pNew, vByHead])]), g.constI64([0, Hq * D])]); // [S, Hq*D]
     x = g.op('Add', [x, linear(attn, L.o)]);
 
     const h2 = rmsNorm(x, L.postNorm);
