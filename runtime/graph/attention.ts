@@ -128,21 +128,22 @@ export function compressedAttention(
   const keptV = perLayer('keptV', () => g.op('Shape', [vsel], { start: 0, end: 1 }));
 
   const f32 = (x: string) => g.op('Cast', [x], { to: 1 });
-  /** codes [T, B] -> float codes [T, C] (C = channels), b-bit fields lowest first. */
-  const unpack = (codes: string, channels: string, kind: string): string => {
+  /**
+   * codes [T, B] -> float codes [...rows, C] (C = channels, rows: int64 leading dims whose product
+   * is T), b-bit fields lowest first.
+   */
+  const unpack = (codes: string, channels: string, rows: string, kind: string): string => {
     const fields = g.op('BitwiseAnd', [g.op('BitShift', [g.op('Unsqueeze', [codes, g.constI64([-1])]), packing.shift], { direction: 'RIGHT' }), packing.mask]); // [T, B, 8/b]
-    // Explicit target shape: Reshape cannot infer -1 when T = 0 (an empty tier).
     const target = perLayer(`${kind}.unpacked`, () => {
       const width = g.op('Mul', [g.op('Shape', [codes], { start: 1, end: 2 }), g.op('Shape', [packing.shift])]);
-      return g.op('Concat', [Tq, width], { axis: 0 });
+      return g.op('Concat', [rows, width], { axis: 0 });
     });
-    return f32(g.op('Slice', [g.op('Reshape', [fields, target]), g.constI64([0]), channels, g.constI64([1])])); // [T, C]
+    return f32(g.op('Slice', [g.op('Reshape', [fields, target]), g.constI64([0]), channels, g.constI64([-1])])); // [...rows, C]
   };
 
   // Keys: per channel over groups of 32 tokens.
-  const kGroups = perLayer('kGroups', () => g.op('Concat', [g.constI64([-1, 32]), kept], { axis: 0 }));
   const kRows = perLayer('kRows', () => g.op('Concat', [g.constI64([-1]), kept], { axis: 0 }));
-  const kCodes = g.op('Reshape', [unpack(kq, kept, 'k'), kGroups]); // [Tq/32, 32, kept]
+  const kCodes = unpack(kq, kept, g.constI64([-1, 32]), 'k'); // [Tq/32, 32, kept]
   const kHat = g.op('Add', [g.op('Mul', [kCodes, g.op('Unsqueeze', [f32(ks), g.constI64([1])])]), g.op('Unsqueeze', [f32(km), g.constI64([1])])]);
   const kQuant = g.op('Reshape', [kHat, kRows]); // [Tq, kept]
 
@@ -152,7 +153,7 @@ export function compressedAttention(
     return g.op('Concat', [g.constI64([-1]), groupsPerRow, g.op('Div', [keptV, groupsPerRow])], { axis: 0 });
   });
   const vRows = perLayer('vRows', () => g.op('Concat', [g.constI64([-1]), keptV], { axis: 0 }));
-  const vCodes = g.op('Reshape', [unpack(vq, keptV, 'v'), vGroups]); // [Tq, groups, g]
+  const vCodes = g.op('Reshape', [unpack(vq, keptV, Tq, 'v'), vGroups]); // [Tq, groups, g]
   const vHat = g.op('Add', [g.op('Mul', [vCodes, g.op('Unsqueeze', [f32(vs), g.constI64([-1])])]), g.op('Unsqueeze', [f32(vm), g.constI64([-1])])]);
   const vQuant = g.op('Reshape', [vHat, vRows]); // [Tq, keptV]
 
