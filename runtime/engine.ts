@@ -22,6 +22,7 @@ import {
   type ThinkSettings,
   type TokenNotification,
   type CacheStats,
+  type Device,
 } from '../src/protocol';
 import { checkCompression, compressAfterPrefill, needsCompressedLayout, needsWindowMass } from './compress';
 import type { ModelConfig } from './config';
@@ -32,6 +33,7 @@ import { buildModelGraph } from './graph/model';
 import { buildScorerGraph, scorerInput, scorerOutput } from './graph/scorer';
 import { chooseByBudget } from './memoryBudget';
 import { KvCache } from './kvcache';
+import { ResidentTiers, type ResidencyStats } from './residentTiers';
 import { Runner } from './runner';
 import { Sampler } from './sampler';
 import { openSession, type LogFn } from './session';
@@ -103,7 +105,7 @@ export class Engine {
     checkCompression(compression);
     const tokenizer = existsSync(join(params.modelDir, 'tokenizer.json')) ? await Tokenizer.load(params.modelDir) : null;
     if (!tokenizer) log('warn', `${join(params.modelDir, 'tokenizer.json')}: missing; only token-id prompts will work`);
-    const opened = await openRunnerSession(weights, params, needsCompressedLayout(compression), log);
+    const opened = await openRunner(weights, config, params, compression, params.device ?? 'cpu', log);
     const loaded: LoadResult = {
       model: {
         modelDir: params.modelDir,
@@ -127,7 +129,7 @@ export class Engine {
     };
     const chunk = params.prefillChunk ?? DEFAULT_PREFILL_CHUNK;
     log('info', `loaded ${config.architecture} (${config.layers} layers, ${weights.dtype}) on ${opened.device} in ${loaded.loadMs.toFixed(0)} ms`);
-    return new Engine(loaded, weights, config, tokenizer, new Runner(opened.session, config, needsCompressedLayout(compression)), chunk, params, log);
+    return new Engine(loaded, weights, config, tokenizer, opened.runner, chunk, params, log);
   }
 
   countTokens(texts: string[]): number[] {
@@ -148,7 +150,13 @@ export class Engine {
   async dispose(): Promise<void> {
     this.cache = null;
     await this.runner.session.release();
+    await this.runner.resident?.dispose();
     await this.scorer?.release();
+  }
+
+  /** On WebGPU: what the cache keeps on the GPU and what still travels per step; null elsewhere. */
+  residency(): ResidencyStats | null {
+    return this.runner.resident?.stats ?? null;
   }
 
   async generate(p: GenerateParams, hooks: EngineHooks): Promise<GenerateResult> {
@@ -321,14 +329,15 @@ export class Engine {
   /** A fresh cache (and, if the layout changes, the matching graph) for one prompt. */
   private async resetCache(settings: CacheSettings, capacity: number): Promise<void> {
     const { layers, kvHeads, headDim: D, queryHeads: Hq } = this.config;
-    const compressed = needsCompressedLayout(settings.compression);
+    const compressed = needsCompressedLayout(settings.compression) || this.runner.resident !== null;
     if (compressed !== this.runner.compressed) {
       this.log('info', `rebuilding the graph for the ${compressed ? 'compressed' : 'plain ThinK'} cache layout`);
       this.cache = null;
       await this.runner.session.release();
-      const opened = await openRunnerSession(this.weights, this.params, compressed, this.log);
-      this.runner = new Runner(opened.session, this.config, compressed);
+      this.runner = (await openRunner(this.weights, this.config, this.params, settings.compression, this.loaded.device, this.log)).runner;
     }
+    if (this.runner.resident && settings.compression.kvBits !== null)
+      this.log('info', 'WebGPU: KIVI codes are unpacked on the CPU each step (onnxruntime has no WebGPU kernel for it); ThinK alone keeps the cache on the GPU');
     this.settings = settings;
     this.cache = new KvCache(layers, kvHeads, D, capacity, { compressed, bits: settings.compression.kvBits });
     this.querySquares = Array.from({ length: layers }, () => new Float64Array(kvHeads * D));
@@ -459,7 +468,15 @@ function resolveCompression(c: Partial<CompressionSettings> | undefined): Compre
   return { ...r, evict: r.evict ? { ...DEFAULT_EVICT, ...r.evict } : null };
 }
 
-async function openRunnerSession(weights: ModelWeights, params: LoadParams, compressed: boolean, log: LogFn) {
-  const graph = buildModelGraph(weights, { weightBits: params.quantize === 'int4' ? 4 : params.quantize === 'int8' ? 8 : undefined, compressed });
-  return openSession(graph, params.modelDir, params.device ?? 'cpu', log);
+/**
+ * The model's session on `device` and its runner. On WebGPU the cache's pruned tiers stay on the
+ * GPU between steps (residentTiers.ts), which takes the compressed cache layout; if WebGPU cannot
+ * start, the CPU gets its own graph and layout.
+ */
+async function openRunner(weights: ModelWeights, config: ModelConfig, params: LoadParams, compression: CompressionSettings, device: Device, log: LogFn) {
+  const weightBits = params.quantize === 'int4' ? 4 : params.quantize === 'int8' ? 8 : undefined;
+  const compressedOn = (d: Device) => needsCompressedLayout(compression) || d === 'webgpu';
+  const opened = await openSession((d) => buildModelGraph(weights, { weightBits, compressed: compressedOn(d), gpu: d === 'webgpu' }), params.modelDir, device, log);
+  const resident = opened.device === 'webgpu' ? await ResidentTiers.open(config) : null;
+  return { ...opened, runner: new Runner(opened.session, config, compressedOn(opened.device), resident) };
 }

@@ -20,6 +20,8 @@ const F16 = 2;
 
 type Grow = Float32Array | Uint8Array | Uint16Array;
 
+let versions = 0;
+
 export interface CacheLayout {
   /** Values move with keys into compact/quantized tiers (needed by value pruning and KIVI). */
   compressed: boolean;
@@ -78,6 +80,12 @@ export class KvCache implements PrunableCache {
   evicted = 0;
   /** True once ThinK (or compression) chose masks. */
   masked = false;
+  /**
+   * Changes whenever anything but the full tier changes (masks, prune, flush): a copy of the other
+   * tiers kept elsewhere (the GPU's, see residentTiers.ts) is stale once this moves. Drawn from
+   * one sequence for all caches, so a fresh cache never matches an old one's copy.
+   */
+  version = ++versions;
 
   constructor(
     readonly layers: number,
@@ -144,6 +152,7 @@ export class KvCache implements PrunableCache {
     h.index = BigInt64Array.from(channels, (j) => BigInt(j));
     h.scores = scores;
     this.masked = true;
+    this.version = ++versions;
   }
 
   /** Sets layer l, head kv's value-channel mask (compressed layout). */
@@ -155,6 +164,7 @@ export class KvCache implements PrunableCache {
     h.valueIndex = Int32Array.from(channels);
     h.valueSelect = oneHot(h.valueIndex, this.D);
     this.masked = true;
+    this.version = ++versions;
   }
 
   /**
@@ -207,6 +217,7 @@ export class KvCache implements PrunableCache {
     this.full = remaining;
     this.compact += count - groups * KEY_GROUP;
     this.quantized += groups * KEY_GROUP;
+    this.version = ++versions;
   }
 
   /** KIVI: the oldest `groups` x 32 of one head's `compactRows` compact tokens become codes. */

@@ -5,6 +5,7 @@ import { Tensor, type InferenceSession } from 'onnxruntime-node';
 import type { ModelConfig } from './config';
 import { layerOutput } from './graph/model';
 import type { KvCache } from './kvcache';
+import type { ResidentTiers } from './residentTiers';
 import { ropeTables } from './rope';
 
 export interface StepOptions {
@@ -26,7 +27,11 @@ export class Runner {
     readonly config: ModelConfig,
     /** The graph attends over the compressed cache layout (see kvcache.ts). */
     readonly compressed = false,
-  ) {}
+    /** On WebGPU: the cache tiers kept on the GPU between steps (needs the compressed layout). */
+    readonly resident: ResidentTiers | null = null,
+  ) {
+    if (resident && !compressed) throw new Error('Runner: GPU-resident tiers need the compressed cache layout');
+  }
 
   /** Returns logits [R, V] for the requested rows. */
   async step(cache: KvCache, ids: readonly number[], o: StepOptions = {}): Promise<Float32Array> {
@@ -42,7 +47,7 @@ export class Runner {
     const windowRows = positions.flatMap((pos, i) => (pos >= scoreFrom ? [i] : []));
     cache.reserve(S);
     const out = await this.session.run({
-      ...cache.feeds(),
+      ...(this.resident ? await this.resident.feeds(cache) : cache.feeds()),
       input_ids: new Tensor('int64', BigInt64Array.from(ids, (id) => BigInt(id)), [S]),
       cos: new Tensor('float32', cos, [S, D]),
       sin: new Tensor('float32', sin, [S, D]),

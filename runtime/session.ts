@@ -16,8 +16,14 @@ export interface OpenedSession {
 // every failure also comes back as an exception, which we turn into one clear line.
 env.logLevel = 'fatal';
 
-export async function openSession(graph: ModelGraph, modelDir: string, device: Device, log: LogFn): Promise<OpenedSession> {
-  const options = (provider: Device): InferenceSession.SessionOptions => ({
+/** `graph` may depend on the provider it will run on (the model graph does; see GraphOptions.gpu). */
+export async function openSession(graph: ModelGraph | ((device: Device) => ModelGraph), modelDir: string, device: Device, log: LogFn): Promise<OpenedSession> {
+  const graphFor = typeof graph === 'function' ? graph : () => graph;
+  const create = (provider: Device) => {
+    const g = graphFor(provider);
+    return InferenceSession.create(g.bytes, options(provider, g));
+  };
+  const options = (provider: Device, graph: ModelGraph): InferenceSession.SessionOptions => ({
     executionProviders: [provider],
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3, // errors only: warnings would interleave with the CLI's output
@@ -28,15 +34,15 @@ export async function openSession(graph: ModelGraph, modelDir: string, device: D
   });
   if (device !== 'cpu') {
     try {
-      return { session: await InferenceSession.create(graph.bytes, options(device)), device };
+      return { session: await create(device), device };
     } catch (e) {
       const why = firstLine(e);
       const fallback = `${device} execution provider could not start (${why}); running on CPU`;
       log('warn', fallback);
-      return { session: await InferenceSession.create(graph.bytes, options('cpu')), device: 'cpu', fallback };
+      return { session: await create('cpu'), device: 'cpu', fallback };
     }
   }
-  return { session: await InferenceSession.create(graph.bytes, options('cpu')), device: 'cpu' };
+  return { session: await create('cpu'), device: 'cpu' };
 }
 
 function firstLine(e: unknown): string {

@@ -47,11 +47,47 @@ export class AttentionOps {
   constructor(
     private readonly g: GraphBuilder,
     private readonly D: number,
+    /**
+     * Products for onnxruntime's WebGPU provider, which has no FusedMatMul (it would run on the
+     * CPU and pull the cache back every step) and whose MatMul crashes on a zero-length inner
+     * dimension (an empty tier): the cached tiers go through 2-D Gemm, which does both. On CPU,
+     * MLAS' FusedMatMul and MatMul are the measured-faster kernels.
+     */
+    private readonly gpu = false,
   ) {}
 
-  /** q . k^T / sqrt(D), k read transposed in place. */
+  /** q . k^T / sqrt(D) for the new tokens (batched over KV heads), k read transposed in place. */
   scores(q: string, k: string): string {
-    return this.g.op('FusedMatMul', [q, k], { transB: 1, alpha: { float: 1 / Math.sqrt(this.D) } }, 'com.microsoft');
+    const alpha = 1 / Math.sqrt(this.D);
+    if (!this.gpu) return this.g.op('FusedMatMul', [q, k], { transB: 1, alpha: { float: alpha } }, 'com.microsoft');
+    const kT = this.g.op('Transpose', [k], { perm: [0, 2, 1] }); // the new tokens' keys only: a few rows
+    return this.g.op('Mul', [this.g.op('MatMul', [q, kT]), this.g.constF32([alpha], [])]);
+  }
+
+  /** [S, 1, G, T] = q [S, 1, G, c] . k^T / sqrt(D) against a cached tier k [T, c]. */
+  tierScores(q: string, k: string): string {
+    if (!this.gpu) return this.scores(q, k);
+    return this.unflatten(this.g.op('Gemm', [this.flatten(q), k], { transB: 1, alpha: { float: 1 / Math.sqrt(this.D) } }), q);
+  }
+
+  /** [S, 1, G, c] = p [S, 1, G, T] . v [T, c] for a cached tier. */
+  tierProduct(p: string, v: string): string {
+    if (!this.gpu) return this.g.op('MatMul', [p, v]);
+    return this.unflatten(this.g.op('Gemm', [this.flatten(p), v]), p);
+  }
+
+  /** x [S, 1, G, n] -> [S*G, n], sizes explicit (and zero meaning zero): an empty tier has n = 0. */
+  private flatten(x: string): string {
+    const g = this.g;
+    const rows = this.once('S*G', () => g.op('ReduceProd', [g.op('Shape', [x], { start: 0, end: 3 })], { keepdims: 1 }));
+    return g.op('Reshape', [x, g.op('Concat', [rows, g.op('Shape', [x], { start: -1 })], { axis: 0 })], { allowzero: 1 });
+  }
+
+  /** y [S*G, m] -> [S, 1, G, m], the leading dims taken from `like` [S, 1, G, n]. */
+  private unflatten(y: string, like: string): string {
+    const g = this.g;
+    const lead = this.once('S,1,G', () => g.op('Shape', [like], { start: 0, end: 3 }));
+    return g.op('Reshape', [y, g.op('Concat', [lead, g.op('Shape', [y], { start: -1 })], { axis: 0 })], { allowzero: 1 });
   }
 
   /** The value `build` makes, built the first time `key` is asked for. */
@@ -90,13 +126,13 @@ export function thinkAttention(g: GraphBuilder, ops: AttentionOps, h: HeadInputs
   const kf = g.input(cacheInput.fullKeys(l, kv), 'float', ['Tf', h.D]);
   const vPast = g.input(cacheInput.values(l, kv), 'float', ['T', h.D]);
   // A pruned token's score uses only its kept channels: q[:, kept] . kp^T (= zero-filling the rest).
-  const sPruned = ops.scores(g.op('Gather', [h.q, ki], { axis: -1 }), kp); // [S, 1, G, Tc]
-  const sFull = ops.scores(h.q, kf); // [S, 1, G, Tf]
+  const sPruned = ops.tierScores(g.op('Gather', [h.q, ki], { axis: -1 }), kp); // [S, 1, G, Tc]
+  const sFull = ops.tierScores(h.q, kf); // [S, 1, G, Tf]
   const p = g.op('Softmax', [g.op('Concat', [sPruned, sFull, h.newScores], { axis: -1 })], { axis: -1 }); // [S, 1, G, T + S]
   // T and S are the same for every layer and head.
   const sizes = ops.once('T,S', () => g.op('Concat', [ops.rows(vPast), ops.newTokens(h)], { axis: 0 }));
   const [pPast, pNew] = ops.split(p, sizes, 2);
-  return { past: g.op('MatMul', [pPast, vPast]), pNew }; // [S, 1, G, D]
+  return { past: ops.tierProduct(pPast, vPast), pNew }; // [S, 1, G, D]
 }
 
 /**
@@ -158,10 +194,10 @@ export function compressedAttention(
   const vQuant = g.op('Reshape', [vHat, vRows]); // [Tq, keptV]
 
   const qKept = g.op('Gather', [h.q, ki], { axis: -1 }); // [S, 1, G, kept]
-  const s = g.op('Concat', [ops.scores(qKept, kQuant), ops.scores(qKept, kp), ops.scores(h.q, kf), h.newScores], { axis: -1 });
+  const s = g.op('Concat', [ops.tierScores(qKept, kQuant), ops.tierScores(qKept, kp), ops.tierScores(h.q, kf), h.newScores], { axis: -1 });
   const p = g.op('Softmax', [s], { axis: -1 }); // [S, 1, G, Tq + Tc + Tf + S]
   const sizes = ops.once('Tq,Tc,Tf,S', () => g.op('Concat', [Tq, ops.rows(vc), ops.rows(vf), ops.newTokens(h)], { axis: 0 }));
   const [pq, pc, pf, pNew] = ops.split(p, sizes, 4);
-  const compressedOut = g.op('MatMul', [g.op('Add', [g.op('MatMul', [pq, vQuant]), g.op('MatMul', [pc, vc])]), vsel]); // [S, 1, G, D]
-  return { past: g.op('Add', [compressedOut, g.op('MatMul', [pf, vf])]), pNew };
+  const compressedOut = g.op('MatMul', [g.op('Add', [ops.tierProduct(pq, vQuant), ops.tierProduct(pc, vc)]), vsel]); // [S, 1, G, D]
+  return { past: g.op('Add', [compressedOut, ops.tierProduct(pf, vf)]), pNew };
 }

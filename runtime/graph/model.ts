@@ -23,6 +23,8 @@ export interface GraphOptions {
   weightBits?: WeightBits;
   /** Attention over the compressed cache layout (KIVI codes, compact values); see kvcache.ts. */
   compressed?: boolean;
+  /** Attention products that onnxruntime's WebGPU provider runs on the GPU (see AttentionOps). */
+  gpu?: boolean;
 }
 
 export interface ModelGraph {
@@ -140,7 +142,7 @@ export function buildModelGraph(w: ModelWeights, opts: GraphOptions = {}): Model
   const rope = (x: string): string =>
     g.op('Add', [g.op('Mul', [x, cos]), g.op('Mul', [g.op('MatMul', [x, rotateHalf]), sin])]);
 
-  const ops = new AttentionOps(g, D);
+  const ops = new AttentionOps(g, D, opts.gpu);
 
   let x = g.op('Gather', [weight(w.embed), inputIds], { axis: 0 }); // [S, hidden]
 

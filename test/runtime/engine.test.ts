@@ -118,6 +118,11 @@ describe('engine on stories260k (real tokenizer)', () => {
 });
 
 describe('execution providers', () => {
+  // This file's process sees no Vulkan driver, so WebGPU really cannot start here even where one is
+  // installed (CI installs lavapipe for webgpu.test.ts): the Vulkan loader reads these at instance
+  // creation, which onnxruntime does on the first WebGPU session.
+  process.env.VK_ICD_FILENAMES = '/nonexistent/think-lens-no-vulkan.json';
+  process.env.VK_DRIVER_FILES = '/nonexistent/think-lens-no-vulkan.json';
   for (const device of ['cuda', 'webgpu'] as const) {
     test(`${device} without its provider falls back to CPU with one clear warning, and still answers correctly`, async (t) => {
       if (!existsSync(STORIES)) return t.skip(`model not found: ${STORIES}`);

@@ -1,0 +1,96 @@
+// On WebGPU the KV cache stays in GPU memory between steps. A CPU tensor fed to a WebGPU session
+// is uploaded on every run, so feeding the whole cache each step would move it across the bus per
+// token. Instead, the tiers that only change when tokens are pruned (compact keys, compact values
+// and their value selectors; see kvcache.ts) are uploaded once after each prune or flush, through
+// a small Identity graph whose outputs stay on the GPU (preferredOutputLocation 'gpu-buffer').
+// What still travels each step is bounded by ThinK's settings, not by the context: the full tier
+// (the `recent` newest tokens plus those generated since the last flush), the channel indices
+// (int64, which WebGPU cannot hold natively), and KIVI's codes (their bit unpacking has no WebGPU
+// kernel in onnxruntime, so it runs on the CPU anyway).
+//
+// Needs the compressed cache layout: in the plain one, every token's values share one buffer that
+// grows each step.
+import { InferenceSession, Tensor } from 'onnxruntime-node';
+import type { ModelConfig } from './config';
+import { cacheInput } from './graph/attention';
+import { GraphBuilder } from './graph/onnx';
+import type { KvCache } from './kvcache';
+
+/** The cache inputs kept on the GPU, per layer and KV head: [Tc, kept], [Tc, keptV], [keptV, D]. */
+const RESIDENT = [cacheInput.prunedKeys, cacheInput.compactValues, cacheInput.valueSelect];
+
+export interface ResidencyStats {
+  /** Times the resident tiers were (re)uploaded: once per prune or flush. */
+  uploads: number;
+  /** Bytes those uploads moved to the GPU, in all. */
+  uploadedBytes: number;
+  /** Bytes of cache inputs fed from host memory in the last step (uploaded by onnxruntime). */
+  hostBytesLastStep: number;
+  /** Bytes of cache inputs read from GPU-resident tensors in the last step. */
+  residentBytes: number;
+}
+
+export class ResidentTiers {
+  private resident: Record<string, Tensor> = {};
+  private version = -1;
+  readonly stats: ResidencyStats = { uploads: 0, uploadedBytes: 0, hostBytesLastStep: 0, residentBytes: 0 };
+
+  private constructor(
+    private readonly uploader: InferenceSession,
+    private readonly names: string[],
+  ) {}
+
+  /** Opens the upload graph on WebGPU (the session the model runs in shares its device). */
+  static async open(c: ModelConfig): Promise<ResidentTiers> {
+    const g = new GraphBuilder();
+    const names: string[] = [];
+    for (let l = 0; l < c.layers; l++)
+      for (let h = 0; h < c.kvHeads; h++)
+        for (const input of RESIDENT) {
+          const name = input(l, h);
+          names.push(name);
+          g.output(name, g.op('Identity', [g.input(`host.${name}`, 'float', ['rows', 'cols'])]), 'float', ['rows', 'cols']);
+        }
+    const uploader = await InferenceSession.create(g.toBytes('think-lens-upload'), {
+      executionProviders: ['webgpu'],
+      preferredOutputLocation: 'gpu-buffer',
+      logSeverityLevel: 3,
+    });
+    return new ResidentTiers(uploader, names);
+  }
+
+  /** The graph's cache inputs: the resident tiers from the GPU (uploaded first if stale), the rest from host memory. */
+  async feeds(cache: KvCache): Promise<Record<string, Tensor>> {
+    const host = cache.feeds();
+    if (cache.version !== this.version) {
+      const out = await this.uploader.run(Object.fromEntries(this.names.map((n) => [`host.${n}`, host[n]])));
+      for (const [name, t] of Object.entries(out))
+        if (t.location !== 'gpu-buffer') throw new Error(`ResidentTiers: ${name} came back in ${t.location}, not on the GPU`);
+      this.release();
+      this.resident = out;
+      this.version = cache.version;
+      this.stats.uploads++;
+      this.stats.residentBytes = this.names.reduce((sum, n) => sum + bytes(host[n]), 0);
+      this.stats.uploadedBytes += this.stats.residentBytes;
+    }
+    let hostBytes = 0;
+    for (const [name, t] of Object.entries(host)) if (!(name in this.resident)) hostBytes += bytes(t);
+    this.stats.hostBytesLastStep = hostBytes;
+    return { ...host, ...this.resident };
+  }
+
+  async dispose(): Promise<void> {
+    this.release();
+    await this.uploader.release();
+  }
+
+  private release(): void {
+    for (const t of Object.values(this.resident)) t.dispose();
+    this.resident = {};
+  }
+}
+
+function bytes(t: Tensor): number {
+  const per = t.type === 'int64' ? 8 : t.type === 'float16' ? 2 : t.type === 'uint8' ? 1 : 4;
+  return t.size * per;
+}
