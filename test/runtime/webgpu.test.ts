@@ -54,7 +54,8 @@ describe('WebGPU', () => {
 
   test('the pruned tiers stay on the GPU: per-step host bytes are the same at 120 and 360 prompt tokens, resident bytes grow by exactly the extra tokens', async (t) => {
     if (skip) return t.skip(skip);
-    const think: ThinkSettings = { ratio: 0.5, window: 32, recent: 16, flush: 64 };
+    const ratio = 0.5;
+    const think: ThinkSettings = { ratio, window: 32, recent: 16, flush: 64 };
     const steps = 24;
     const engine = await Engine.load({ modelDir: STORIES, device: 'webgpu' }, quietLog);
     const { layers, kvHeads, headDim: D } = engine.loaded.model;
@@ -75,7 +76,7 @@ describe('WebGPU', () => {
       assert.equal(long.hostBytesLastStep, short.hostBytesLastStep);
       // Per step from the host: the full tier's keys and values, the channel indices (int64), and
       // KIVI's two packing bytes (shift and mask; its tiers are empty here).
-      const kept = D - Math.floor(think.ratio * D);
+      const kept = D - Math.floor(ratio * D);
       const fullTier = think.recent + steps - 1; // the last step's token was a graph input, not yet cached
       assert.equal(short.hostBytesLastStep, layers * kvHeads * (2 * fullTier * D * 4 + kept * 8) + 2);
       // On the GPU: compact keys [Tc, kept] and values [Tc, D], 4 bytes each, plus the [D, D] value selector.
