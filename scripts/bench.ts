@@ -8,6 +8,12 @@
 //   --contexts 1024,4096,16384,32768     override the contexts of every model
 //   --quantize int8|int4                 ours with MatMulNBits weights (llama.cpp skipped)
 //   --only smollm2-135m                  only these models
+//   --device webgpu|cuda                 ours on that provider (WebGPU keeps the cache on the GPU),
+//                                        llama.cpp on its Vulkan / CUDA build with every layer
+//                                        offloaded; the default plan is then the Llama-3.2-1B shape
+//                                        at 8k and 32k context
+//   --bandwidth-gbs N                    the GPU read bandwidth for the bound (default: measured
+//                                        through WebGPU; required for a bound on cuda)
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -16,6 +22,7 @@ import { openModel } from '../runtime/weights';
 import { measureBandwidth } from './bench/bandwidth';
 import { runChild } from './bench/child';
 import { convertToGguf, type GgufFileType } from './bench/gguf';
+import type { GpuBandwidth, GpuBandwidthJob } from './bench/gpuBandwidth';
 import type { LlamaCppJob, LlamaCppResult } from './bench/llamacpp';
 import { prepareModel, promptIds, type BenchModelSpec, type PreparedModel } from './bench/models';
 import type { OursJob, OursRun } from './bench/ours';
@@ -43,8 +50,12 @@ interface Args {
   contexts?: number[];
   /** ours with MatMulNBits weights; llama.cpp is then skipped (no GGUF of that precision is written) */
   quantize?: 'int8' | 'int4';
-  /** only these model names (smollm2-135m, qwen2.5-0.5b) */
+  /** only these model names (smollm2-135m, qwen2.5-0.5b, llama-3.2-1b) */
   only?: string[];
+  /** ours on this execution provider, llama.cpp on the matching GPU build */
+  device?: 'webgpu' | 'cuda';
+  /** GPU read bandwidth for the bound, GB/s */
+  bandwidthGBps?: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -67,7 +78,14 @@ function parseArgs(argv: string[]): Args {
       if (q !== 'int8' && q !== 'int4') throw new Error(`--quantize: int8 or int4, got ${q}`);
       a.quantize = q;
     } else if (k === '--only') a.only = value().split(',');
-    else throw new Error(`unknown option ${k} (known: --quick, --model DIR, --out FILE, --contexts LIST, --quantize int8|int4, --only NAMES)`);
+    else if (k === '--device') {
+      const d = value();
+      if (d !== 'webgpu' && d !== 'cuda') throw new Error(`--device: webgpu or cuda, got ${d}`);
+      a.device = d;
+    } else if (k === '--bandwidth-gbs') {
+      a.bandwidthGBps = Number(value());
+      if (!(a.bandwidthGBps > 0)) throw new Error(`--bandwidth-gbs: a positive number, got ${argv[i]}`);
+    } else throw new Error(`unknown option ${k} (known: --quick, --model DIR, --out FILE, --contexts LIST, --quantize int8|int4, --only NAMES, --device webgpu|cuda, --bandwidth-gbs N)`);
   }
   return a;
 }
@@ -96,6 +114,12 @@ function plan(args: Args): ModelPlan[] {
   if (!existsSync(join(smolDir, 'config.json'))) throw new Error(`${smolDir}/config.json not found: the benchmark's model shapes come from ../shared/models (or pass --model DIR)`);
   const smol: BenchModelSpec = { name: 'smollm2-135m', config: readJson(join(smolDir, 'config.json')), tokenizerDir: smolDir, preTokenizer: 'smollm' };
   if (args.quick) return [{ spec: smol, contexts: args.contexts ?? [1024], f16Contexts: [] }];
+  if (args.device) {
+    const llamaShape = join(SHARED, 'shapes/llama-3.2-1b-instruct.json');
+    if (!existsSync(llamaShape)) throw new Error(`${llamaShape} not found: the GPU benchmark's model shape comes from ../shared/models`);
+    const llama: BenchModelSpec = { name: 'llama-3.2-1b', config: readJson(llamaShape), tokenizerNote: 'llama-3.2-1b: random weights fed token ids (its tokenizer is not in ../shared/models)' };
+    return [{ spec: llama, contexts: args.contexts ?? [8192, 32768], f16Contexts: [] }, { spec: smol, contexts: args.contexts ?? [1024, 16384], f16Contexts: [] }];
+  }
   const plans: ModelPlan[] = [{ spec: smol, contexts: args.contexts ?? [1024, 4096, 16384], f16Contexts: [1024] }];
   if (existsSync(qwenShape))
     plans.push({
@@ -116,7 +140,7 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
   const plans = plan(args).filter((p) => !args.only || args.only.includes(p.spec.name));
-  if (!plans.length) throw new Error(`--only ${args.only?.join(',')}: no such model (smollm2-135m, qwen2.5-0.5b)`);
+  if (!plans.length) throw new Error(`--only ${args.only?.join(',')}: no such model in this plan (smollm2-135m, qwen2.5-0.5b; with --device: llama-3.2-1b, smollm2-135m)`);
   const notes: string[] = [];
   const failures: BenchFailure[] = [];
   const rows: BenchRow[] = [];
@@ -124,6 +148,10 @@ async function main(): Promise<void> {
   log('measuring memory bandwidth ...');
   const bandwidth = await measureBandwidth(args.quick ? { bytesPerWorker: 64 * 1024 * 1024, passes: 2 } : {});
   log(`read ${bandwidth.readGBps.toFixed(1)} GB/s, copy ${bandwidth.copyGBps.toFixed(1)} GB/s`);
+  const gpu = args.device ? await gpuBandwidth(args, log) : undefined;
+  /** The bandwidth decode is bound by: the GPU's for GPU runs. */
+  const boundGBps = gpu ? (gpu.readGBps ?? 0) : bandwidth.readGBps;
+  if (gpu && gpu.readGBps === null) notes.push('no GPU bandwidth (pass --bandwidth-gbs): the bandwidth bound column is empty');
 
   for (const p of plans) {
     const fileTypes: GgufFileType[] = p.f16Contexts.length ? ['F32', 'F16'] : ['F32'];
@@ -145,9 +173,9 @@ async function main(): Promise<void> {
       const kvPerToken = c.layers * c.kvHeads * c.headDim * 2;
 
       const ourJobs: OursJob[] =
-        n >= SHARED_PREFILL_FROM
+        n >= SHARED_PREFILL_FROM && !args.device
           ? [{ method: 'shared-prefill', modelDir: m.dir, context: n, steps, ratio: PRUNED_RATIO, promptIds: ids, contextLength, quantize: args.quantize }]
-          : [0, PRUNED_RATIO].map((ratio) => ({ method: 'engine' as const, modelDir: m.dir, context: n, steps, ratio, promptIds: ids, contextLength, quantize: args.quantize }));
+          : [0, PRUNED_RATIO].map((ratio) => ({ method: 'engine' as const, modelDir: m.dir, context: n, steps, ratio, promptIds: ids, contextLength, quantize: args.quantize, device: args.device }));
       for (const job of ourJobs) {
         log(`ours ${p.spec.name} ${n} tokens, ${job.method === 'engine' ? `ratio ${job.ratio}` : `ratios 0 and ${job.ratio} (shared prefill)`} ...`);
         try {
@@ -158,7 +186,7 @@ async function main(): Promise<void> {
               model: p.spec.name, context: n, runtime: 'ours', ratio, weights: args.quantize === 'int8' ? 'INT8' : args.quantize === 'int4' ? 'INT4' : 'F32', kv: 'F32', method: job.method,
               prefillTokensPerSec: x.prefillTokensPerSec, decodeMsPerToken: x.decodeMsPerToken, decodeSteps: x.decodeSteps,
               keyBytes: x.keyBytes, valueBytes: x.valueBytes, peakRssBytes: x.peakRssBytes,
-              bytesPerToken: bytes, boundFraction: boundFraction(bytes, x.decodeMsPerToken, bandwidth.readGBps),
+              bytesPerToken: bytes, boundFraction: boundFraction(bytes, x.decodeMsPerToken, boundGBps),
               firstTokens: x.firstTokens, loadMs: x.loadMs,
             });
           }
@@ -171,7 +199,7 @@ async function main(): Promise<void> {
       if (p.f16Contexts.includes(n) && !args.quantize) llamaRuns.push({ ft: 'F16', kv: 'F16' });
       for (const { ft, kv } of llamaRuns) {
         log(`llama.cpp ${p.spec.name} ${n} tokens, ${ft} weights, ${kv} KV ...`);
-        const job: LlamaCppJob = { ggufPath: m.gguf[ft]!, steps, threads: THREADS, promptIds: ids, kvType: kv };
+        const job: LlamaCppJob = { ggufPath: m.gguf[ft]!, steps, threads: THREADS, promptIds: ids, kvType: kv, gpu: args.device === 'webgpu' ? 'vulkan' : args.device };
         try {
           const x = await runChild<LlamaCppResult>(join(ROOT, 'scripts/bench/llamacpp.ts'), job, CHILD_TIMEOUT_MS);
           const elem = kv === 'F32' ? 4 : 2;
@@ -183,7 +211,7 @@ async function main(): Promise<void> {
             model: p.spec.name, context: n, runtime: 'llama.cpp', ratio: null, weights: ft, kv, method: `node-llama-cpp ${x.backend}, flash attention ${x.flashAttention}`,
             prefillTokensPerSec: x.prefillTokensPerSec, decodeMsPerToken: x.decodeMsPerToken, decodeSteps: x.decodeSteps,
             keyBytes, valueBytes: keyBytes, peakRssBytes: x.peakRssBytes,
-            bytesPerToken: bytes, boundFraction: boundFraction(bytes, x.decodeMsPerToken, bandwidth.readGBps),
+            bytesPerToken: bytes, boundFraction: boundFraction(bytes, x.decodeMsPerToken, boundGBps),
             firstTokens: x.firstTokens, loadMs: x.loadMs,
           });
         } catch (e) {
@@ -205,6 +233,7 @@ async function main(): Promise<void> {
     quick: args.quick,
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, threads: THREADS },
     bandwidth,
+    gpu,
     rows,
     ratios,
     failures,
@@ -215,6 +244,16 @@ async function main(): Promise<void> {
   process.stdout.write(renderMarkdown(report, PRUNED_RATIO) + '\n');
   log(`wrote ${args.out}`);
   if (failures.length) process.exitCode = 1;
+}
+
+/** The GPU read bandwidth the bound uses: --bandwidth-gbs, else measured through WebGPU (not possible on cuda). */
+async function gpuBandwidth(args: Args, log: (s: string) => void): Promise<NonNullable<BenchReport['gpu']>> {
+  const device = args.device!;
+  if (args.bandwidthGBps) return { device, readGBps: args.bandwidthGBps, source: 'given by --bandwidth-gbs' };
+  if (device !== 'webgpu') return { device, readGBps: null, source: 'not measured: only WebGPU tensors can stay on the GPU from Node' };
+  log('measuring GPU read bandwidth through WebGPU ...');
+  const g = await runChild<GpuBandwidth>(join(ROOT, 'scripts/bench/gpuBandwidth.ts'), { bytes: args.quick ? 64 << 20 : 1 << 30, passes: 5 } satisfies GpuBandwidthJob, CHILD_TIMEOUT_MS);
+  return { device, readGBps: g.readGBps, source: `measured: ReduceSum over a ${g.bytes >> 20} MiB tensor kept on the GPU, best of ${g.passes}` };
 }
 
 /** A caller-provided model folder: used in place; its GGUF files are written next to it. */

@@ -1,6 +1,7 @@
-// llama.cpp through node-llama-cpp's prebuilt CPU binary (from the npm registry), one
-// configuration per process: load our GGUF with no GPU, prefill the same prompt token ids as our
-// runtime (no tokenizer round trip), then decode greedily, timing both.
+// llama.cpp through node-llama-cpp's prebuilt binaries (from the npm registry), one configuration
+// per process: load our GGUF on the CPU (or, for the GPU benchmark, every layer on its CUDA or
+// Vulkan build), prefill the same prompt token ids as our runtime (no tokenizer round trip), then
+// decode greedily, timing both.
 //
 // Prefill evaluates all prompt ids but the last; the first decode step evaluates the last prompt
 // id and samples, so every decode step is one single-token forward at the benchmark's context,
@@ -14,6 +15,8 @@ export interface LlamaCppJob {
   promptIds: number[];
   /** llama.cpp KV cache element type: 'F32' matches our float32 cache; 'F16' is llama.cpp's default */
   kvType: 'F32' | 'F16';
+  /** the GPU build to offload every layer to; absent: CPU only */
+  gpu?: 'cuda' | 'vulkan';
 }
 
 export interface LlamaCppResult {
@@ -36,8 +39,8 @@ export async function runLlamaCpp(job: LlamaCppJob): Promise<LlamaCppResult> {
   Object.assign(process.env, NO_DOWNLOAD_ENV);
   const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
   const t0 = performance.now();
-  const llama = await getLlama({ gpu: false, build: 'never', skipDownload: true, usePrebuiltBinaries: true, logLevel: LlamaLogLevel.error, maxThreads: job.threads });
-  const model = await llama.loadModel({ modelPath: job.ggufPath, gpuLayers: 0 });
+  const llama = await getLlama({ gpu: job.gpu ?? false, build: 'never', skipDownload: true, usePrebuiltBinaries: true, logLevel: LlamaLogLevel.error, maxThreads: job.threads });
+  const model = await llama.loadModel({ modelPath: job.ggufPath, gpuLayers: job.gpu ? 'max' : 0 });
   const n = job.promptIds.length;
   const context = await model.createContext({
     contextSize: n + job.steps + 8,

@@ -16,7 +16,7 @@ import { Runner } from '../../runtime/runner';
 import { openSession } from '../../runtime/session';
 import { pruneAfterPrefill } from '../../runtime/think';
 import { openModel } from '../../runtime/weights';
-import { DEFAULT_THINK } from '../../src/protocol';
+import { DEFAULT_THINK, type Device } from '../../src/protocol';
 import { argmax } from '../fidelity/metrics';
 import { childMain, isEntry, peakMemory } from './child';
 
@@ -35,6 +35,8 @@ export interface OursJob {
   contextLength: number;
   /** linear-layer weights quantized at load (MatMulNBits); absent: float32 */
   quantize?: 'int8' | 'int4';
+  /** execution provider ('engine' method only); absent: cpu */
+  device?: Device;
 }
 
 export interface OursResult {
@@ -80,9 +82,12 @@ function decodeWeightBytes(modelDir: string, quantize?: 'int8' | 'int4'): number
 
 async function runEngine(job: OursJob): Promise<OursResult> {
   const engine = await Engine.load(
-    { modelDir: job.modelDir, contextLength: job.contextLength, think: { ratio: job.ratio }, quantize: job.quantize },
+    { modelDir: job.modelDir, contextLength: job.contextLength, think: { ratio: job.ratio }, quantize: job.quantize, device: job.device },
     (level, msg) => level !== 'info' && process.stderr.write(`[ours ${level}] ${msg}\n`),
   );
+  // CPU figures must never be reported as the GPU's.
+  const device = job.device ?? 'cpu';
+  if (engine.loaded.device !== device) throw new Error(`asked for ${device}, running on ${engine.loaded.device}: ${engine.loaded.fallback ?? ''}`);
   const noop = () => undefined;
   const r = await engine.generate(
     { requestId: 'bench', prompt: { ids: job.promptIds }, maxNewTokens: job.steps, sampling: { temperature: 0 } },

@@ -5,24 +5,11 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { before, describe, test } from 'node:test';
-import { InferenceSession } from 'onnxruntime-node';
 import type { ThinkSettings } from '../../src/protocol';
 import { Engine } from '../../runtime/engine';
-import { GraphBuilder } from '../../runtime/graph/onnx';
 import { collectingHooks } from '../support/hooks';
 import { STORIES, quietLog, storiesReferenceCases } from '../support/models';
-
-/** Why WebGPU cannot run here, or null when it can. */
-async function webgpuUnavailable(): Promise<string | null> {
-  const g = new GraphBuilder();
-  g.output('y', g.op('Identity', [g.input('x', 'float', [1])]), 'float', [1]);
-  try {
-    await (await InferenceSession.create(g.toBytes('probe'), { executionProviders: ['webgpu'], logSeverityLevel: 3 })).release();
-    return null;
-  } catch (e) {
-    return `no WebGPU adapter here (${String(e).split('\n')[0].slice(0, 160)}); .ci/run installs Mesa's lavapipe`;
-  }
-}
+import { webgpuUnavailable } from '../support/webgpu';
 
 let skip: string | null = null;
 before(async () => {

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import type { BenchReport } from '../../scripts/bench/report';
 import { writeTinyModel } from '../support/tinyModels';
+import { webgpuUnavailable } from '../support/webgpu';
 
 const root = resolve(__dirname, '../..');
 
@@ -73,6 +74,44 @@ test('npm run bench -- --quick on a tiny model writes a complete report', async 
       assert.ok(q[k] !== null && q[k]! > 0, `${k} = ${q[k]}`);
     // The GGUF (with the llama Q/K row permutation) computes what our runtime computes.
     assert.equal(q.nextTokenAgrees, true, `ours ${r0.firstTokens} vs llama.cpp ${llama[0].firstTokens}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('npm run bench -- --quick --device webgpu: ours with the cache on the GPU, llama.cpp on Vulkan, the bound from the measured GPU bandwidth', async (t) => {
+  if (!hasNodeLlamaCpp()) return t.skip('node-llama-cpp is not installed (devDependency): the benchmark compares against it');
+  const why = await webgpuUnavailable();
+  if (why) return t.skip(why);
+  const dir = mkdtempSync(join(tmpdir(), 'bench-gpu-test-'));
+  try {
+    const modelDir = join(dir, 'tiny-llama');
+    await writeTinyModel(modelDir, 'llama');
+    const out = join(dir, 'bench.json');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/bench.ts'), '--quick', '--device', 'webgpu', '--model', modelDir, '--out', out], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 5 * 60 * 1000,
+    });
+    assert.equal(r.status, 0, `bench failed:\n${r.stderr.slice(-3000)}`);
+    assert.match(r.stdout, /GPU: ours on webgpu; GPU read bandwidth \d+ GB\/s \(measured/);
+    const report = JSON.parse(readFileSync(out, 'utf8')) as BenchReport;
+    assert.deepEqual(report.failures, []);
+    assert.equal(report.gpu?.device, 'webgpu');
+    assert.ok(report.gpu!.readGBps! > 0);
+    const ours = report.rows.filter((x) => x.runtime === 'ours');
+    const llama = report.rows.filter((x) => x.runtime === 'llama.cpp');
+    assert.deepEqual(ours.map((x) => x.ratio).sort(), [0, 0.5]);
+    assert.equal(llama.length, 1);
+    assert.match(llama[0].method, /vulkan/);
+    for (const x of report.rows) {
+      assert.equal(x.decodeSteps, 8);
+      // The bound uses the GPU's bandwidth, not the CPU's.
+      const expected = x.bytesPerToken / (report.gpu!.readGBps! * 1e9 * (x.decodeMsPerToken / 1000));
+      assert.ok(Math.abs(x.boundFraction - expected) < 1e-9 * expected, `${x.runtime} bound ${x.boundFraction} vs ${expected}`);
+    }
+    // Ours on WebGPU and llama.cpp on Vulkan pick the same next token.
+    assert.equal(report.ratios[0].nextTokenAgrees, true);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
