@@ -6,7 +6,7 @@
 //   npm run bench -- --quick             1k context, one model (smoke run)
 //   npm run bench -- --quick --model DIR --out FILE   (what the test runs, on a tiny model)
 //   --contexts 1024,4096,16384,32768     override the contexts of every model
-//   --quantize int8|int4                 ours with MatMulNBits weights (llama.cpp skipped)
+//   --quantize int8|int4                 ours with MatMulNBits weights, llama.cpp on a Q8_0 / Q4_0 GGUF
 //   --only smollm2-135m                  only these models
 //   --device webgpu|cuda                 ours on that provider (WebGPU keeps the cache on the GPU),
 //                                        llama.cpp on its Vulkan / CUDA build with every layer
@@ -139,6 +139,8 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const args = parseArgs(process.argv.slice(2));
   const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
+  /** llama.cpp's GGUF at our quantized weights' precision. */
+  const quantFile: GgufFileType | null = args.quantize === 'int8' ? 'Q8_0' : args.quantize === 'int4' ? 'Q4_0' : null;
   const plans = plan(args).filter((p) => !args.only || args.only.includes(p.spec.name));
   if (!plans.length) throw new Error(`--only ${args.only?.join(',')}: no such model in this plan (smollm2-135m, qwen2.5-0.5b; with --device: llama-3.2-1b, smollm2-135m)`);
   const notes: string[] = [];
@@ -154,7 +156,7 @@ async function main(): Promise<void> {
   if (gpu && gpu.readGBps === null) notes.push('no GPU bandwidth (pass --bandwidth-gbs): the bandwidth bound column is empty');
 
   for (const p of plans) {
-    const fileTypes: GgufFileType[] = p.f16Contexts.length ? ['F32', 'F16'] : ['F32'];
+    const fileTypes: GgufFileType[] = quantFile ? [quantFile] : p.f16Contexts.length ? ['F32', 'F16'] : ['F32'];
     const m: PreparedModel = args.modelDir
       ? await prepareExisting(args.modelDir, p.spec, fileTypes, log)
       : await prepareModel(p.spec, join(ROOT, '.cache/bench-models'), fileTypes, log);
@@ -195,8 +197,9 @@ async function main(): Promise<void> {
         }
       }
 
-      const llamaRuns: { ft: GgufFileType; kv: 'F32' | 'F16' }[] = args.quantize ? [] : [{ ft: 'F32', kv: 'F32' }];
-      if (p.f16Contexts.includes(n) && !args.quantize) llamaRuns.push({ ft: 'F16', kv: 'F16' });
+      // llama.cpp at our weight precision with our float32 cache; F16 / F16 is its own default.
+      const llamaRuns: { ft: GgufFileType; kv: 'F32' | 'F16' }[] = [{ ft: quantFile ?? 'F32', kv: 'F32' }];
+      if (p.f16Contexts.includes(n) && !quantFile) llamaRuns.push({ ft: 'F16', kv: 'F16' });
       for (const { ft, kv } of llamaRuns) {
         log(`llama.cpp ${p.spec.name} ${n} tokens, ${ft} weights, ${kv} KV ...`);
         const job: LlamaCppJob = { ggufPath: m.gguf[ft]!, steps, threads: THREADS, promptIds: ids, kvType: kv, gpu: args.device === 'webgpu' ? 'vulkan' : args.device };
@@ -222,7 +225,10 @@ async function main(): Promise<void> {
   }
   if (rows.some((r) => r.method === 'shared-prefill'))
     notes.push(`from ${SHARED_PREFILL_FROM} tokens our two ratios share one prefill in one process (decode at ratio 0, then ThinK pruning, then decode): one peak RSS for both`);
-  if (args.quantize) notes.push(`--quantize ${args.quantize}: our linear layers use MatMulNBits ${args.quantize} weights; llama.cpp is not run (no GGUF of that precision is written)`);
+  if (args.quantize)
+    notes.push(
+      `--quantize ${args.quantize}: our linear layers use MatMulNBits ${args.quantize} weights (asymmetric, blocks of 32, float scale and zero point); llama.cpp runs a ${quantFile} GGUF our writer quantizes as ggml does (symmetric, blocks of 32, float16 scale): the same bits per weight, not the same codes`,
+    );
   notes.push(`ours computes in float32 with a float32 KV cache; llama.cpp rows marked F32 / F32 are the same precision; F16 / F16 is llama.cpp's default KV type on an F16 GGUF`);
   notes.push(`prompt: fixed pseudo-random token ids, identical for both runtimes; decode is greedy`);
 
@@ -268,12 +274,15 @@ async function prepareExisting(dir: string, spec: BenchModelSpec, fileTypes: Ggu
   return { spec, dir, gguf, contextLength: loadConfig(dir).contextLength };
 }
 
-/** Bytes of weights llama.cpp reads per decode step: matrices at the file's precision, 1-D tensors at F32; tied heads read the embedding once. */
+/**
+ * Bytes of weights llama.cpp reads per decode step: matrices at the file's precision (Q8_0: 34
+ * bytes per 32 weights, Q4_0: 18), 1-D tensors at F32; tied heads read the embedding once.
+ */
 function llamaWeightBytes(dir: string, ft: GgufFileType): number {
   const c = loadConfig(dir);
   const w = openModel(dir);
   const matrixParams = w.parameters - oneDimParams(c);
-  const elem = ft === 'F32' ? 4 : 2;
+  const elem = { F32: 4, F16: 2, Q8_0: 34 / 32, Q4_0: 18 / 32 }[ft];
   const skip = w.tiedHead ? 0 : c.vocabSize * c.hiddenSize; // an untied embedding is only gathered
   return (matrixParams - skip) * elem + oneDimParams(c) * 4;
 }

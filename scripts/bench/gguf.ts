@@ -16,7 +16,7 @@ import type { ModelConfig } from '../../runtime/config';
 import { floatToHalf } from '../../runtime/safetensors';
 import { openModel, readTensor, type TensorRef } from '../../runtime/weights';
 
-export type GgufFileType = 'F32' | 'F16';
+export type GgufFileType = 'F32' | 'F16' | 'Q8_0' | 'Q4_0';
 
 const ALIGNMENT = 32;
 
@@ -31,9 +31,13 @@ const enum VType {
 }
 
 /** ggml tensor types used here. */
-const GGML_TYPE = { F32: 0, F16: 1 } as const;
-/** general.file_type: all F32, or mostly F16 (1-D tensors stay F32). */
-const FILE_TYPE = { F32: 0, F16: 1 } as const;
+const GGML_TYPE = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8 } as const;
+/** general.file_type: all F32, or mostly F16 / Q8_0 / Q4_0 (1-D tensors stay F32). */
+const FILE_TYPE = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 7 } as const;
+/** ggml's quantization block: 32 consecutive values of a row share one float16 scale. */
+export const QK = 32;
+/** Bytes per block: the scale, then 32 int8 codes (Q8_0) or 32 nibbles (Q4_0). */
+const BLOCK_BYTES = { Q8_0: 2 + QK, Q4_0: 2 + QK / 2 } as const;
 
 /** llama.cpp token types. */
 const TOKEN_NORMAL = 1;
@@ -199,9 +203,57 @@ export function permuteRotaryRows(w: Float32Array, heads: number, cols: number):
 
 function toBytes(values: Float32Array, type: GgufTensor['type']): Uint8Array {
   if (type === GGML_TYPE.F32) return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  if (type === GGML_TYPE.Q8_0) return quantizeQ8_0(values);
+  if (type === GGML_TYPE.Q4_0) return quantizeQ4_0(values);
   const half = new Uint16Array(values.length);
   for (let i = 0; i < values.length; i++) half[i] = floatToHalf(values[i]);
   return new Uint8Array(half.buffer);
+}
+
+/** ggml's bytes for `n` values of a type (n a multiple of 32 for the block types). */
+function tensorBytes(n: number, type: GgufTensor['type']): number {
+  if (type === GGML_TYPE.Q8_0) return (n / QK) * BLOCK_BYTES.Q8_0;
+  if (type === GGML_TYPE.Q4_0) return (n / QK) * BLOCK_BYTES.Q4_0;
+  return n * (type === GGML_TYPE.F32 ? 4 : 2);
+}
+
+/** Q8_0, as ggml's reference quantizer: d = max|x| / 127, codes round(x / d) as int8. */
+export function quantizeQ8_0(x: Float32Array): Uint8Array {
+  const out = new Uint8Array((x.length / QK) * BLOCK_BYTES.Q8_0);
+  const view = new DataView(out.buffer);
+  for (let b = 0, at = 0; b < x.length; b += QK, at += BLOCK_BYTES.Q8_0) {
+    let amax = 0;
+    for (let j = 0; j < QK; j++) amax = Math.max(amax, Math.abs(x[b + j]));
+    const d = amax / 127;
+    const id = d ? 1 / d : 0;
+    view.setUint16(at, floatToHalf(d), true);
+    for (let j = 0; j < QK; j++) view.setInt8(at + 2 + j, roundHalfAway(x[b + j] * id));
+  }
+  return out;
+}
+
+/**
+ * Q4_0, as ggml's reference quantizer: d = (the value of largest magnitude) / -8, codes
+ * min(15, trunc(x / d + 8.5)); byte j holds value j in its low nibble and value j + 16 in its high one.
+ */
+export function quantizeQ4_0(x: Float32Array): Uint8Array {
+  const out = new Uint8Array((x.length / QK) * BLOCK_BYTES.Q4_0);
+  const view = new DataView(out.buffer);
+  for (let b = 0, at = 0; b < x.length; b += QK, at += BLOCK_BYTES.Q4_0) {
+    let max = 0;
+    for (let j = 0; j < QK; j++) if (Math.abs(x[b + j]) > Math.abs(max)) max = x[b + j];
+    const d = max / -8;
+    const id = d ? 1 / d : 0;
+    view.setUint16(at, floatToHalf(d), true);
+    const code = (v: number) => Math.min(15, Math.trunc(v * id + 8.5));
+    for (let j = 0; j < QK / 2; j++) out[at + 2 + j] = code(x[b + j]) | (code(x[b + j + QK / 2]) << 4);
+  }
+  return out;
+}
+
+/** C's roundf: halves away from zero. */
+function roundHalfAway(v: number): number {
+  return Math.sign(v) * Math.round(Math.abs(v));
 }
 
 interface Vocab {
@@ -310,15 +362,20 @@ export function convertToGguf(modelDir: string, outPath: string, o: GgufOptions)
   if (c.eosTokenIds.length) meta.push(['tokenizer.ggml.eos_token_id', u32(c.eosTokenIds[0])]);
 
   const tensors: GgufTensor[] = [];
-  /** Matrices take the file type; 1-D tensors (norms, biases) stay F32, as llama.cpp expects. */
+  /**
+   * Matrices take the file type; 1-D tensors (norms, biases) stay F32, as llama.cpp expects. Rows
+   * that do not split into 32-value blocks stay F16 in quantized files, as llama.cpp's converter does.
+   */
   const add = (name: string, ref: TensorRef, transform?: (v: Float32Array) => Float32Array) => {
-    const type = ref.shape.length === 1 ? GGML_TYPE.F32 : GGML_TYPE[o.fileType];
+    const blocked = o.fileType === 'Q8_0' || o.fileType === 'Q4_0';
+    const cols = ref.shape[ref.shape.length - 1];
+    const type = ref.shape.length === 1 ? GGML_TYPE.F32 : blocked && cols % QK !== 0 ? GGML_TYPE.F16 : GGML_TYPE[o.fileType];
     const n = ref.shape.reduce((a, b) => a * b, 1);
     tensors.push({
       name,
       dims: [...ref.shape].reverse(),
       type,
-      bytes: n * (type === GGML_TYPE.F32 ? 4 : 2),
+      bytes: tensorBytes(n, type),
       data: () => {
         const v = readTensor(ref);
         return toBytes(transform ? transform(v) : v, type);

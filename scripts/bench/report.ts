@@ -10,7 +10,7 @@ export interface BenchRow {
   /** ours: prune ratio; llama.cpp: null */
   ratio: number | null;
   /** weight precision as computed: ours float32 or MatMulNBits int8/int4 (--quantize); llama.cpp: the GGUF's type */
-  weights: 'F32' | 'F16' | 'INT8' | 'INT4';
+  weights: 'F32' | 'F16' | 'INT8' | 'INT4' | 'Q8_0' | 'Q4_0';
   /** KV cache element type */
   kv: 'F32' | 'F16';
   method: string;
@@ -79,7 +79,8 @@ export function computeRatios(rows: BenchRow[], prunedRatio: number): BenchRatio
     const at = rows.filter((r) => r.model === model && r.context === context);
     const r0 = at.find((r) => r.runtime === 'ours' && r.ratio === 0);
     const rp = at.find((r) => r.runtime === 'ours' && r.ratio === prunedRatio);
-    const ll = at.find((r) => r.runtime === 'llama.cpp' && r.weights === 'F32');
+    // llama.cpp at our weight precision (F32, or Q8_0 / Q4_0 with --quantize) and our float32 cache.
+    const ll = at.find((r) => r.runtime === 'llama.cpp' && r.kv === 'F32');
     const div = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && b > 0 ? a / b : null);
     return {
       model,
@@ -122,7 +123,7 @@ export function renderMarkdown(r: BenchReport, prunedRatio: number): string {
     );
   }
   lines.push('');
-  lines.push('Decode vs llama.cpp = llama.cpp ms/token / ours (F32 weights both; > 1: ours faster). Bandwidth bound = bytes read per token / (read bandwidth x time per token).');
+  lines.push('Decode vs llama.cpp = llama.cpp ms/token / ours at the same weight precision (F32 both, or int8 / Q8_0, int4 / Q4_0) and an F32 cache (> 1: ours faster). Bandwidth bound = bytes read per token / (read bandwidth x time per token).');
   for (const n of r.notes) lines.push(`- ${n}`);
   for (const e of r.failures) lines.push(`- FAILED ${e.runtime} ${e.model} ${ctxName(e.context)}: ${e.error.split('\n')[0]}`);
   lines.push(`Total time: ${f(r.totalSeconds, 0)} s.`);

@@ -116,3 +116,32 @@ test('npm run bench -- --quick --device webgpu: ours with the cache on the GPU, 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('npm run bench -- --quick --quantize int8: ours on MatMulNBits int8, llama.cpp on our Q8_0 GGUF, compared at the same precision', async (t) => {
+  if (!hasNodeLlamaCpp()) return t.skip('node-llama-cpp is not installed (devDependency): the benchmark compares against it');
+  const dir = mkdtempSync(join(tmpdir(), 'bench-q8-test-'));
+  try {
+    const modelDir = join(dir, 'tiny-llama');
+    await writeTinyModel(modelDir, 'llama');
+    const out = join(dir, 'bench.json');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/bench.ts'), '--quick', '--quantize', 'int8', '--model', modelDir, '--out', out], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 5 * 60 * 1000,
+    });
+    assert.equal(r.status, 0, `bench failed:\n${r.stderr.slice(-3000)}`);
+    const report = JSON.parse(readFileSync(out, 'utf8')) as BenchReport;
+    assert.deepEqual(report.failures, []);
+    assert.deepEqual(report.rows.map((x) => `${x.runtime} ${x.weights}`).sort(), ['llama.cpp Q8_0', 'ours INT8', 'ours INT8']);
+    const q = report.ratios[0];
+    assert.ok(q.decodeSpeedupVsLlamaRatio0! > 0 && q.decodeSpeedupVsLlamaPruned! > 0);
+    // Different 8-bit codes (asymmetric MatMulNBits vs symmetric Q8_0), same greedy next token on this model.
+    assert.equal(q.nextTokenAgrees, true);
+    // llama.cpp's weight bytes at Q8_0: 34 bytes per 32 weights for the matrices.
+    const llama = report.rows.find((x) => x.runtime === 'llama.cpp')!;
+    const ours = report.rows.find((x) => x.runtime === 'ours' && x.ratio === 0)!;
+    assert.ok(llama.bytesPerToken < ours.bytesPerToken * 1.2 && llama.bytesPerToken > ours.bytesPerToken * 0.5, `${llama.bytesPerToken} vs ${ours.bytesPerToken}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

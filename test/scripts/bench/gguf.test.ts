@@ -1,11 +1,13 @@
-// Our GGUF writer: the rotary row permutation on a hand-worked case, and the file's structure
-// (magic, version, counts, metadata, tensor table) read back byte by byte.
+// Our GGUF writer: the rotary row permutation on a hand-worked case, Q8_0 / Q4_0 blocks decoded
+// back as ggml reads them, and the file's structure (magic, version, counts, metadata, tensor
+// table) read back byte by byte.
 import { strict as assert } from 'node:assert';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { convertToGguf, permuteRotaryRows, readVocab } from '../../../scripts/bench/gguf';
+import { QK, convertToGguf, permuteRotaryRows, quantizeQ4_0, quantizeQ8_0, readVocab } from '../../../scripts/bench/gguf';
+import { halfToFloat } from '../../../runtime/safetensors';
 import { writeTinyModel } from '../../support/tinyModels';
 
 test('permuteRotaryRows moves rotate-half rows to adjacent pairs, per head', () => {
@@ -99,6 +101,71 @@ test('convertToGguf writes a GGUF v3 file llama.cpp can map: keys, tensor table,
       const last = g.tensors[g.tensors.length - 1];
       const elem = last.type === 0 ? 4 : 2;
       assert.equal(buf.length, g.dataStart + last.offset + last.dims.reduce((a, b) => a * b, 1) * elem);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** ggml's dequantization of Q8_0 (d, 32 x int8) and Q4_0 (d, 16 bytes: value j low nibble, j + 16 high, minus 8). */
+function dequantize(bytes: Uint8Array, type: 'Q8_0' | 'Q4_0', n: number): Float32Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const block = type === 'Q8_0' ? 34 : 18;
+  const out = new Float32Array(n);
+  for (let b = 0; b < n / QK; b++) {
+    const at = b * block;
+    const d = halfToFloat(view.getUint16(at, true));
+    for (let j = 0; j < QK; j++)
+      out[b * QK + j] = type === 'Q8_0' ? d * view.getInt8(at + 2 + j) : d * (((bytes[at + 2 + (j % 16)] >> (j < 16 ? 0 : 4)) & 15) - 8);
+  }
+  return out;
+}
+
+test('Q8_0 and Q4_0 blocks decode back within half a quantization step, in ggml\'s byte layout', () => {
+  const n = 4 * QK;
+  const x = Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.7) * (1 + (i % 5)) * (i < QK ? 0 : 1)); // first block all zeros
+  for (const [type, quantize, levels] of [['Q8_0', quantizeQ8_0, 127], ['Q4_0', quantizeQ4_0, 8]] as const) {
+    const bytes = quantize(x);
+    assert.equal(bytes.length, (n / QK) * (type === 'Q8_0' ? 34 : 18));
+    const back = dequantize(bytes, type, n);
+    for (let b = 0; b < n / QK; b++) {
+      const block = x.subarray(b * QK, (b + 1) * QK);
+      const amax = Math.max(...Array.from(block, Math.abs));
+      const step = amax / levels;
+      // Q4_0's d = extreme / -8 maps the extreme to code 0; the other sign only reaches code 15,
+      // i.e. 7 d: values beyond 7.5 d clamp there (ggml's behaviour), the rest round to nearest.
+      const extreme = block.reduce((m, v) => (Math.abs(v) > Math.abs(m) ? v : m), 0);
+      const d = extreme / -8;
+      for (let j = 0; j < QK; j++) {
+        const i = b * QK + j;
+        const clamped = type === 'Q4_0' && x[i] / d > 7.5;
+        const target = clamped ? 7 * d : x[i];
+        // float16 rounding of d adds up to 2^-11 relative per code step.
+        assert.ok(Math.abs(back[i] - target) <= (clamped ? 0 : step / 2) + amax * 2 ** -9, `${type} value ${i}: ${back[i]} vs ${x[i]} (step ${step})`);
+      }
+    }
+    assert.ok(back.subarray(0, QK).every((v) => v === 0), 'an all-zero block decodes to zeros (Q4_0: -0, as ggml, since d = -0 / 8)');
+  }
+});
+
+test('convertToGguf in Q8_0 and Q4_0: matrices quantized in blocks of 32, norms F32, file types 7 and 2', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gguf-q-test-'));
+  try {
+    await writeTinyModel(join(dir, 'm'), 'llama');
+    for (const [ft, type, fileType, block] of [['Q8_0', 8, 7, 34], ['Q4_0', 2, 2, 18]] as const) {
+      const path = join(dir, `m-${ft}.gguf`);
+      convertToGguf(join(dir, 'm'), path, { fileType: ft });
+      const buf = readFileSync(path);
+      const g = readGguf(buf);
+      assert.equal(g.meta.get('general.file_type'), fileType);
+      const q = g.tensors.find((t) => t.name === 'blk.0.attn_q.weight')!;
+      assert.equal(q.type, type);
+      assert.equal(g.tensors.find((t) => t.name === 'blk.0.attn_norm.weight')!.type, 0, 'norms stay F32');
+      for (const t of g.tensors) assert.equal(t.offset % 32, 0);
+      const last = g.tensors[g.tensors.length - 1];
+      const n = last.dims.reduce((a, b) => a * b, 1);
+      const bytes = last.type === 0 ? n * 4 : (n / QK) * block;
+      assert.equal(buf.length, g.dataStart + last.offset + bytes);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
