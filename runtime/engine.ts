@@ -33,7 +33,7 @@ import { buildModelGraph } from './graph/model';
 import { buildScorerGraph, scorerInput, scorerOutput } from './graph/scorer';
 import { chooseByBudget } from './memoryBudget';
 import { KvCache } from './kvcache';
-import { ResidentTiers, type ResidencyStats } from './residentTiers';
+import { ResidentTiers } from './residentTiers';
 import { Runner } from './runner';
 import { Sampler } from './sampler';
 import { openSession, type LogFn } from './session';
@@ -142,7 +142,7 @@ export class Engine {
       model: this.loaded.model,
       device: this.loaded.device,
       think: this.settings.think,
-      cache: this.cache?.stats(),
+      cache: this.cache ? this.cacheStats(this.cache) : undefined,
       masks: this.masks() ?? undefined,
     };
   }
@@ -154,9 +154,10 @@ export class Engine {
     await this.scorer?.release();
   }
 
-  /** On WebGPU: what the cache keeps on the GPU and what still travels per step; null elsewhere. */
-  residency(): ResidencyStats | null {
-    return this.runner.resident?.stats ?? null;
+  /** The cache's figures; on WebGPU with what it keeps on the GPU and what still travels per step. */
+  private cacheStats(cache: KvCache): CacheStats {
+    const gpu = this.runner.resident?.stats;
+    return gpu ? { ...cache.stats(), gpu: { ...gpu } } : cache.stats();
   }
 
   async generate(p: GenerateParams, hooks: EngineHooks): Promise<GenerateResult> {
@@ -181,7 +182,7 @@ export class Engine {
     const cache = this.cache!;
     const { think } = this.settings;
     const progress = (phase: ProgressNotification['phase'], processed: number, tokensPerSec: number, generated: number) =>
-      hooks.onProgress({ requestId: p.requestId, phase, processed, total: promptIds.length, tokensPerSec, generated, cache: cache.stats() });
+      hooks.onProgress({ requestId: p.requestId, phase, processed, total: promptIds.length, tokensPerSec, generated, cache: this.cacheStats(cache) });
 
     // Prefill, chunk by chunk; the observation window is the prompt's last w positions.
     const tPrefill = performance.now();
@@ -254,7 +255,7 @@ export class Engine {
       text,
       promptTokens: promptIds.length,
       finishReason: finish,
-      cache: cache.stats(),
+      cache: this.cacheStats(cache),
       budget: budgetChoice,
       timings: {
         loadMs: this.loaded.loadMs,
@@ -292,7 +293,7 @@ export class Engine {
       const out = await this.forward(ids, null, ids.map((_, i) => i));
       for (let r = 0; r < ids.length; r++) logits.push(out.slice(r * V, (r + 1) * V));
     }
-    return { logits, cache: this.cache!.stats() };
+    return { logits, cache: this.cacheStats(this.cache!) };
   }
 
   /**

@@ -11,6 +11,7 @@
 // Needs the compressed cache layout: in the plain one, every token's values share one buffer that
 // grows each step.
 import { InferenceSession, Tensor } from 'onnxruntime-node';
+import type { GpuResidency } from '../src/protocol';
 import type { ModelConfig } from './config';
 import { cacheInput } from './graph/attention';
 import { GraphBuilder } from './graph/onnx';
@@ -19,21 +20,10 @@ import type { KvCache } from './kvcache';
 /** The cache inputs kept on the GPU, per layer and KV head: [Tc, kept], [Tc, keptV], [keptV, D]. */
 const RESIDENT = [cacheInput.prunedKeys, cacheInput.compactValues, cacheInput.valueSelect];
 
-export interface ResidencyStats {
-  /** Times the resident tiers were (re)uploaded: once per prune or flush. */
-  uploads: number;
-  /** Bytes those uploads moved to the GPU, in all. */
-  uploadedBytes: number;
-  /** Bytes of cache inputs fed from host memory in the last step (uploaded by onnxruntime). */
-  hostBytesLastStep: number;
-  /** Bytes of cache inputs read from GPU-resident tensors in the last step. */
-  residentBytes: number;
-}
-
 export class ResidentTiers {
   private resident: Record<string, Tensor> = {};
   private version = -1;
-  readonly stats: ResidencyStats = { uploads: 0, uploadedBytes: 0, hostBytesLastStep: 0, residentBytes: 0 };
+  readonly stats: GpuResidency = { uploads: 0, uploadedBytes: 0, hostBytesLastStep: 0, residentBytes: 0 };
 
   private constructor(
     private readonly uploader: InferenceSession,

@@ -174,6 +174,19 @@ export interface CacheStats {
   evictedTokens: number;
   /** Compressed tokens held as KIVI codes. */
   quantizedTokens: number;
+  /** On WebGPU: where the cache lives (absent when it is in host memory). */
+  gpu?: GpuResidency;
+}
+
+/** On WebGPU the tiers that change only on prune/flush stay on the GPU; the rest is sent each step. */
+export interface GpuResidency {
+  /** Cache bytes held on the GPU between steps. */
+  residentBytes: number;
+  /** Cache bytes sent from host memory in the last step (bounded by ThinK's recent + flush, not the context). */
+  hostBytesLastStep: number;
+  /** Times the resident tiers were uploaded (once per prune or flush), and the bytes moved in all. */
+  uploads: number;
+  uploadedBytes: number;
 }
 
 export interface GenerateResult {

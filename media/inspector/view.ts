@@ -34,6 +34,7 @@ export class InspectorView {
             ...stat('Keys + values', 'total'),
             ...stat('Prune ratio', 'prune-ratio'),
             ...stat('Allocated', 'allocated'),
+            ...stat('On the GPU', 'gpu'),
           ),
         ),
         el('section', { className: 'panel-section' }, el('h3', {}, 'Memory budget'), el('div', { attrs: { id: 'gauge' } })),
@@ -100,6 +101,8 @@ export class InspectorView {
     setStat('total', `${formatBytes(cache.keyBytes + cache.valueBytes)} of ${formatBytes(cache.fullKeyBytes + cache.valueBytes)} unpruned`);
     setStat('prune-ratio', formatPercent(cache.pruneRatio));
     setStat('allocated', formatBytes(cache.allocatedBytes));
+    const gpu = cache.gpu;
+    setStat('gpu', gpu ? `${formatBytes(gpu.residentBytes)} resident, ${formatBytes(gpu.hostBytesLastStep)} sent per step` : 'nothing: the cache is in host memory');
   }
 
   private renderProgress(prefill: ProgressNotification | undefined, latest: ProgressNotification | undefined): void {

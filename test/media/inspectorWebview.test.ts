@@ -60,6 +60,7 @@ test('inspector: live figures during prefill and decode, gauge, heatmap and a he
   assert.deepEqual(await readCache(page), expectCache(last.cache));
   assert.equal(await stat(page, 'prefill'), `${lastPrefill.total} of ${lastPrefill.total} tokens (100%)`, 'prefill figures stay through decode');
   assert.equal(await stat(page, 'decode'), `done, ${last.generated} tokens`);
+  assert.equal(await stat(page, 'gpu'), 'nothing: the cache is in host memory', 'recorded on the CPU');
   const used = last.cache.keyBytes + last.cache.valueBytes;
   const budget = stateMsg.memoryBudgetMb * 1024 * 1024;
   assert.equal(await stat(page, 'budget'), `${formatBytes(used)} of ${formatBytes(budget)} budget (${formatPercent(used / budget)})`);
@@ -126,5 +127,17 @@ test('inspector: keyboard selects a head; a cache over the memory budget is flag
   await view.dispatch([{ type: 'masks', masks: { headDim: 8, layers: masks.layers.slice(0, 2) } }]);
   assert.equal(await page.locator('#heatmap button.cell').count(), 8);
   assert.equal(await page.locator('.channel-chart').count(), 0);
+  await page.close();
+});
+
+test('inspector: on WebGPU it shows what the cache keeps on the GPU and what it sends per step', async (t) => {
+  if (typeof chromium.browser === 'string') return t.skip(chromium.browser);
+  const view = await openWebview(chromium.browser, chromium.server!, 'inspector');
+  const { page } = view;
+  const last = progressOf(session[session.length - 1]);
+  const gpu = { residentBytes: 3 * 1024 * 1024 + 512 * 1024, hostBytesLastStep: 50562, uploads: 3, uploadedBytes: 9 * 1024 * 1024 };
+  await view.dispatch([...session, { type: 'progress', progress: { ...last, cache: { ...last.cache, gpu } } }]);
+  assert.equal(await stat(page, 'gpu'), `${formatBytes(gpu.residentBytes)} resident, ${formatBytes(gpu.hostBytesLastStep)} sent per step`);
+  assert.deepEqual(view.errors, []);
   await page.close();
 });

@@ -48,10 +48,12 @@ describe('WebGPU', () => {
     const { layers, kvHeads, headDim: D } = engine.loaded.model;
     try {
       const runs = [];
+      let uploadsBefore = 0;
       for (const n of [120, 360]) {
-        const before = engine.residency()!.uploads;
         const r = await engine.generate({ requestId: `n${n}`, prompt: { ids: prompt(n) }, maxNewTokens: steps, think }, collectingHooks());
-        runs.push({ ...engine.residency()!, uploads: engine.residency()!.uploads - before, stats: r.cache });
+        const gpu = r.cache.gpu!;
+        runs.push({ ...gpu, uploads: gpu.uploads - uploadsBefore, stats: r.cache });
+        uploadsBefore = gpu.uploads;
       }
       const [short, long] = runs;
       // After the prompt: recent full tokens + the answer fed back, no flush (16 + 24 <= 64).
@@ -83,9 +85,14 @@ describe('WebGPU', () => {
     for (const device of ['cpu', 'webgpu'] as const) {
       const engine = await Engine.load({ modelDir: STORIES, device }, quietLog);
       try {
-        for (const c of cases) answers[device].push((await engine.generate({ requestId: device, prompt: { ids: prompt(150) }, maxNewTokens: 60, ...c }, collectingHooks())).ids);
-        // 60 answer tokens with flush 48: the generated keys were flushed at least once.
-        if (device === 'webgpu') assert.ok(engine.residency()!.uploads >= 3, JSON.stringify(engine.residency()));
+        for (const c of cases) {
+          const r = await engine.generate({ requestId: device, prompt: { ids: prompt(150) }, maxNewTokens: 60, ...c }, collectingHooks());
+          answers[device].push(r.ids);
+          // On the CPU nothing is GPU-resident; on WebGPU, with 60 answer tokens and flush 48, the
+          // tiers were uploaded at the first chunk, after the prompt, and after at least one flush.
+          if (device === 'cpu') assert.equal(r.cache.gpu, undefined);
+          else assert.ok(r.cache.gpu!.uploads >= 3 * (answers[device].length), JSON.stringify(r.cache.gpu));
+        }
       } finally {
         await engine.dispose();
       }
