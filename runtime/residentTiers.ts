@@ -3,10 +3,11 @@
 // token. Instead, the tiers that only change when tokens are pruned (compact keys, compact values
 // and their value selectors; see kvcache.ts) are uploaded once after each prune or flush, through
 // a small Identity graph whose outputs stay on the GPU (preferredOutputLocation 'gpu-buffer').
-// What still travels each step is bounded by ThinK's settings, not by the context: the full tier
-// (the `recent` newest tokens plus those generated since the last flush), the channel indices
+// What still travels each decode step is bounded by ThinK's settings, not by the context: the full
+// tier (the `recent` newest tokens plus those generated since the last flush), the channel indices
 // (int64, which WebGPU cannot hold natively), and KIVI's codes (their bit unpacking has no WebGPU
-// kernel in onnxruntime, so it runs on the CPU anyway).
+// kernel in onnxruntime, so it runs on the CPU anyway). While the prompt is read, before ThinK
+// prunes it, its full-key cache so far goes with every prefill chunk.
 //
 // Needs the compressed cache layout: in the plain one, every token's values share one buffer that
 // grows each step.
