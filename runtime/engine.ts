@@ -32,7 +32,7 @@ import { DEFAULT_EVICT } from './evict';
 import { buildModelGraph } from './graph/model';
 import { buildScorerGraph, scorerInput, scorerOutput } from './graph/scorer';
 import { chooseByBudget } from './memoryBudget';
-import { KvCache } from './kvcache';
+import { KvCache, type CacheLayout } from './kvcache';
 import { ResidentTiers } from './residentTiers';
 import { Runner } from './runner';
 import { Sampler } from './sampler';
@@ -317,6 +317,7 @@ export class Engine {
     });
     this.windowFilled += windowRows;
     this.flushIfDue();
+    await this.runner.resident?.sync(this.cache!);
     return this.lastLogits;
   }
 
@@ -330,17 +331,23 @@ export class Engine {
   /** A fresh cache (and, if the layout changes, the matching graph) for one prompt. */
   private async resetCache(settings: CacheSettings, capacity: number): Promise<void> {
     const { layers, kvHeads, headDim: D, queryHeads: Hq } = this.config;
-    const compressed = needsCompressedLayout(settings.compression) || this.runner.resident !== null;
-    if (compressed !== this.runner.compressed) {
-      this.log('info', `rebuilding the graph for the ${compressed ? 'compressed' : 'plain ThinK'} cache layout`);
+    let layout = layoutFor(settings.compression, this.loaded.device);
+    if (!this.runner.fits(layout)) {
+      const kind = layout.compressed ? `compressed${layout.bits ? ' (KIVI)' : ''}` : 'plain ThinK';
+      this.log('info', `rebuilding the graph for the ${kind} cache layout`);
       this.cache = null;
       await this.runner.session.release();
-      this.runner = (await openRunner(this.weights, this.config, this.params, settings.compression, this.loaded.device, this.log)).runner;
+      await this.runner.resident?.dispose();
+      const opened = await openRunner(this.weights, this.config, this.params, settings.compression, this.loaded.device, this.log);
+      this.runner = opened.runner;
+      // A provider that could not start again leaves the CPU in its place: say so from now on.
+      Object.assign(this.loaded, { device: opened.device, fallback: opened.fallback ?? this.loaded.fallback });
+      layout = layoutFor(settings.compression, this.loaded.device);
     }
-    if (this.runner.resident && settings.compression.kvBits !== null)
+    if (this.runner.resident && layout.bits !== null)
       this.log('info', 'WebGPU: KIVI codes are unpacked on the CPU each step (onnxruntime has no WebGPU kernel for it); ThinK alone keeps the cache on the GPU');
     this.settings = settings;
-    this.cache = new KvCache(layers, kvHeads, D, capacity, { compressed, bits: settings.compression.kvBits });
+    this.cache = new KvCache(layers, kvHeads, D, capacity, layout);
     this.querySquares = Array.from({ length: layers }, () => new Float64Array(kvHeads * D));
     const win = settings.compression.evict?.window ?? DEFAULT_EVICT.window;
     this.windowQueries = needsWindowMass(settings.compression) ? Array.from({ length: layers }, () => new Float32Array(win * Hq * D)) : [];
@@ -356,6 +363,7 @@ export class Engine {
       this.outputEnergy = this.weights.layers.map((L) => outputColumnEnergy(L.o, queryHeads, kvHeads, headDim));
     }
     compressAfterPrefill({ cache: this.cache!, querySquares: this.querySquares, mass, outputEnergy: this.outputEnergy, ...this.settings, config: this.config, spare });
+    await this.runner.resident?.sync(this.cache!);
   }
 
   /** [layer][kvHead][n]: the eviction window's attention mass on every cached (all full) token. */
@@ -476,8 +484,29 @@ function resolveCompression(c: Partial<CompressionSettings> | undefined): Compre
  */
 async function openRunner(weights: ModelWeights, config: ModelConfig, params: LoadParams, compression: CompressionSettings, device: Device, log: LogFn) {
   const weightBits = params.quantize === 'int4' ? 4 : params.quantize === 'int8' ? 8 : undefined;
-  const compressedOn = (d: Device) => needsCompressedLayout(compression) || d === 'webgpu';
-  const opened = await openSession((d) => buildModelGraph(weights, { weightBits, compressed: compressedOn(d), gpu: d === 'webgpu' }), params.modelDir, device, log);
-  const resident = opened.device === 'webgpu' ? await ResidentTiers.open(config) : null;
-  return { ...opened, runner: new Runner(opened.session, config, compressedOn(opened.device), resident) };
+  const graphFor = (d: Device) => {
+    const layout = layoutFor(compression, d);
+    return buildModelGraph(weights, { weightBits, compressed: layout.compressed, kivi: layout.bits !== null, gpu: d === 'webgpu' });
+  };
+  const opened = await openSession(graphFor, params.modelDir, device, log);
+  if (opened.device !== 'webgpu') return { ...opened, runner: new Runner(opened.session, config, layoutFor(compression, opened.device)) };
+  try {
+    const resident = await ResidentTiers.open(config);
+    return { ...opened, runner: new Runner(opened.session, config, layoutFor(compression, 'webgpu'), resident) };
+  } catch (e) {
+    // The model session started but the upload graph did not: run on the CPU rather than half on the GPU.
+    await opened.session.release();
+    const fallback = `webgpu could not keep the cache on the GPU (${String(e).split('\n')[0].slice(0, 300)}); running on CPU`;
+    log('warn', fallback);
+    const cpu = await openSession(graphFor, params.modelDir, 'cpu', log);
+    return { ...cpu, fallback, runner: new Runner(cpu.session, config, layoutFor(compression, 'cpu')) };
+  }
+}
+
+/**
+ * The cache layout for these settings on `device`. WebGPU always takes the compressed one: the
+ * plain layout's one values buffer grows every step, so it could not stay on the GPU.
+ */
+function layoutFor(compression: CompressionSettings, device: Device): CacheLayout {
+  return { compressed: needsCompressedLayout(compression) || device === 'webgpu', bits: compression.kvBits };
 }

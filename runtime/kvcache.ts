@@ -21,6 +21,7 @@ const F16 = 2;
 type Grow = Float32Array | Uint8Array | Uint16Array;
 
 let versions = 0;
+let caches = 0;
 
 export interface CacheLayout {
   /** Values move with keys into compact/quantized tiers (needed by value pruning and KIVI). */
@@ -86,6 +87,8 @@ export class KvCache implements PrunableCache {
    * one sequence for all caches, so a fresh cache never matches an old one's copy.
    */
   version = ++versions;
+  /** Tells caches apart (a GPU copy's figures are per cache). */
+  readonly id = ++caches;
 
   constructor(
     readonly layers: number,
@@ -270,6 +273,7 @@ export class KvCache implements PrunableCache {
         f[n(cacheInput.values)] = new Tensor('float32', h.values.subarray(0, Tf * D), [Tf, D]);
         f[n(cacheInput.compactValues)] = new Tensor('float32', h.compactValues.subarray(0, Tc * h.valueKept), [Tc, h.valueKept]);
         f[n(cacheInput.valueSelect)] = new Tensor('float32', h.valueSelect, [h.valueKept, D]);
+        if (this.layout.bits === null) return; // no KIVI tier in the graph either
         f[n(cacheInput.keyCodes)] = new Tensor('uint8', h.keyCodes.subarray(0, Tq * kRow), [Tq, kRow]);
         f[n(cacheInput.keyScales)] = new Tensor('float16', h.keyScales.subarray(0, (Tq / KEY_GROUP) * h.kept), [Tq / KEY_GROUP, h.kept]);
         f[n(cacheInput.keyMins)] = new Tensor('float16', h.keyMins.subarray(0, (Tq / KEY_GROUP) * h.kept), [Tq / KEY_GROUP, h.kept]);
@@ -278,7 +282,7 @@ export class KvCache implements PrunableCache {
         f[n(cacheInput.valueMins)] = new Tensor('float16', h.valueMins.subarray(0, Tq * vGroups), [Tq, vGroups]);
       }),
     );
-    if (this.layout.compressed) {
+    if (this.layout.bits !== null) {
       const per = 8 / bits;
       f.kv_shift = new Tensor('uint8', Uint8Array.from({ length: per }, (_, i) => i * bits), [per]);
       f.kv_mask = new Tensor('uint8', Uint8Array.of((1 << bits) - 1), []);

@@ -24,6 +24,7 @@ const RESIDENT = [cacheInput.prunedKeys, cacheInput.compactValues, cacheInput.va
 export class ResidentTiers {
   private resident: Record<string, Tensor> = {};
   private version = -1;
+  private cacheId = -1;
   readonly stats: GpuResidency = { uploads: 0, uploadedBytes: 0, hostBytesLastStep: 0, residentBytes: 0 };
 
   private constructor(
@@ -50,10 +51,18 @@ export class ResidentTiers {
     return new ResidentTiers(uploader, names);
   }
 
-  /** The graph's cache inputs: the resident tiers from the GPU (uploaded first if stale), the rest from host memory. */
-  async feeds(cache: KvCache): Promise<Record<string, Tensor>> {
-    const host = cache.feeds();
+  /**
+   * Uploads the resident tiers if `cache` changed them since the last upload. The engine calls it
+   * right after pruning and flushing, so the figures in `stats` always describe the cache as it is.
+   */
+  async sync(cache: KvCache, fed?: Record<string, Tensor>): Promise<void> {
+    if (cache.id !== this.cacheId) {
+      // A new prompt's cache: its figures start from zero.
+      this.cacheId = cache.id;
+      Object.assign(this.stats, { uploads: 0, uploadedBytes: 0, hostBytesLastStep: 0, residentBytes: 0 });
+    }
     if (cache.version !== this.version) {
+      const host = fed ?? cache.feeds();
       const out = await this.uploader.run(Object.fromEntries(this.names.map((n) => [`host.${n}`, host[n]])));
       for (const [name, t] of Object.entries(out))
         if (t.location !== 'gpu-buffer') throw new Error(`ResidentTiers: ${name} came back in ${t.location}, not on the GPU`);
@@ -64,6 +73,12 @@ export class ResidentTiers {
       this.stats.residentBytes = this.names.reduce((sum, n) => sum + bytes(host[n]), 0);
       this.stats.uploadedBytes += this.stats.residentBytes;
     }
+  }
+
+  /** The graph's cache inputs: the resident tiers from the GPU (uploaded first if stale), the rest from host memory. */
+  async feeds(cache: KvCache): Promise<Record<string, Tensor>> {
+    const host = cache.feeds();
+    await this.sync(cache, host);
     let hostBytes = 0;
     for (const [name, t] of Object.entries(host)) if (!(name in this.resident)) hostBytes += bytes(t);
     this.stats.hostBytesLastStep = hostBytes;

@@ -4,7 +4,7 @@
 import { Tensor, type InferenceSession } from 'onnxruntime-node';
 import type { ModelConfig } from './config';
 import { layerOutput } from './graph/model';
-import type { KvCache } from './kvcache';
+import type { CacheLayout, KvCache } from './kvcache';
 import type { ResidentTiers } from './residentTiers';
 import { ropeTables } from './rope';
 
@@ -25,12 +25,17 @@ export class Runner {
   constructor(
     readonly session: InferenceSession,
     readonly config: ModelConfig,
-    /** The graph attends over the compressed cache layout (see kvcache.ts). */
-    readonly compressed = false,
+    /** The cache layout the graph was built for (see kvcache.ts); `bits` only says whether it has a KIVI tier. */
+    readonly layout: CacheLayout = { compressed: false, bits: null },
     /** On WebGPU: the cache tiers kept on the GPU between steps (needs the compressed layout). */
     readonly resident: ResidentTiers | null = null,
   ) {
-    if (resident && !compressed) throw new Error('Runner: GPU-resident tiers need the compressed cache layout');
+    if (resident && !layout.compressed) throw new Error('Runner: GPU-resident tiers need the compressed cache layout');
+  }
+
+  /** The graph reads a cache of this layout (KIVI's bit width is an input, not part of the graph). */
+  fits(layout: CacheLayout): boolean {
+    return layout.compressed === this.layout.compressed && (layout.bits === null) === (this.layout.bits === null);
   }
 
   /** Returns logits [R, V] for the requested rows. */

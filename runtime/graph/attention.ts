@@ -135,27 +135,47 @@ export function thinkAttention(g: GraphBuilder, ops: AttentionOps, h: HeadInputs
   return { past: ops.tierProduct(pPast, vPast), pNew }; // [S, 1, G, D]
 }
 
+/** KIVI's code packing: `shift` uint8 [8/b] and `mask` uint8 [] describe b-bit fields in a byte. */
+export interface Packing {
+  shift: string;
+  mask: string;
+}
+
 /**
- * Compressed tiers: KIVI codes are unpacked and dequantized in the graph (x̂ = q s + m), compact
- * values carry only their kept channels and go back to D channels through a one-hot [keptV, D].
- * `shift` uint8 [8/b] and `mask` uint8 [] describe the packing of b-bit codes.
+ * Compressed tiers: compact values carry only their kept channels and go back to D channels through
+ * a one-hot [keptV, D]; with `packing`, a KIVI tier too, whose codes are unpacked and dequantized in
+ * the graph (x̂ = q s + m). Without it the graph has no KIVI inputs at all: onnxruntime's WebGPU
+ * provider has no bit operations, so even an empty KIVI tier would bounce each head through the CPU.
  */
-export function compressedAttention(
-  g: GraphBuilder, ops: AttentionOps, h: HeadInputs, l: number, kv: number, packing: { shift: string; mask: string },
-): HeadOutput {
+export function compressedAttention(g: GraphBuilder, ops: AttentionOps, h: HeadInputs, l: number, kv: number, packing: Packing | null): HeadOutput {
   const D = h.D;
-  const kq = g.input(cacheInput.keyCodes(l, kv), 'uint8', ['Tq', `kqb${l}`]);
-  const ks = g.input(cacheInput.keyScales(l, kv), 'float16', ['Tq32', `kept${l}`]);
-  const km = g.input(cacheInput.keyMins(l, kv), 'float16', ['Tq32', `kept${l}`]);
   const kp = g.input(cacheInput.prunedKeys(l, kv), 'float', ['Tc', `kept${l}`]);
   const ki = g.input(cacheInput.keptIndex(l, kv), 'int64', [`kept${l}`]);
   const kf = g.input(cacheInput.fullKeys(l, kv), 'float', ['Tf', D]);
-  const vq = g.input(cacheInput.valueCodes(l, kv), 'uint8', ['Tq', `vqb${l}`]);
-  const vs = g.input(cacheInput.valueScales(l, kv), 'float16', ['Tq', `vg${l}`]);
-  const vm = g.input(cacheInput.valueMins(l, kv), 'float16', ['Tq', `vg${l}`]);
   const vc = g.input(cacheInput.compactValues(l, kv), 'float', ['Tc', `keptv${l}`]);
   const vsel = g.input(cacheInput.valueSelect(l, kv), 'float', [`keptv${l}`, D]);
   const vf = g.input(cacheInput.values(l, kv), 'float', ['Tf', D]);
+
+  const qKept = g.op('Gather', [h.q, ki], { axis: -1 }); // [S, 1, G, kept]
+  const tiers = [{ keys: kp, values: vc, q: qKept }];
+  if (packing) tiers.unshift({ ...kiviTier(g, ops, l, kv, packing, ki, vsel), q: qKept });
+  const s = g.op('Concat', [...tiers.map((t) => ops.tierScores(t.q, t.keys)), ops.tierScores(h.q, kf), h.newScores], { axis: -1 });
+  const p = g.op('Softmax', [s], { axis: -1 }); // [S, 1, G, (Tq) + Tc + Tf + S]
+  const sizes = ops.once(packing ? 'Tq,Tc,Tf,S' : 'Tc,Tf,S', () => g.op('Concat', [...tiers.map((t) => ops.rows(t.values)), ops.rows(vf), ops.newTokens(h)], { axis: 0 }));
+  const parts = ops.split(p, sizes, tiers.length + 2);
+  const compact = tiers.map((t, i) => ops.tierProduct(parts[i], t.values)).reduce((a, b) => g.op('Add', [a, b]));
+  const compressedOut = g.op('MatMul', [compact, vsel]); // [S, 1, G, D]
+  return { past: g.op('Add', [compressedOut, ops.tierProduct(parts[tiers.length], vf)]), pNew: parts[tiers.length + 1] };
+}
+
+/** KIVI's tier of layer l, head kv, dequantized: keys [Tq, kept] and values [Tq, keptV]. */
+function kiviTier(g: GraphBuilder, ops: AttentionOps, l: number, kv: number, packing: Packing, ki: string, vsel: string): { keys: string; values: string } {
+  const kq = g.input(cacheInput.keyCodes(l, kv), 'uint8', ['Tq', `kqb${l}`]);
+  const ks = g.input(cacheInput.keyScales(l, kv), 'float16', ['Tq32', `kept${l}`]);
+  const km = g.input(cacheInput.keyMins(l, kv), 'float16', ['Tq32', `kept${l}`]);
+  const vq = g.input(cacheInput.valueCodes(l, kv), 'uint8', ['Tq', `vqb${l}`]);
+  const vs = g.input(cacheInput.valueScales(l, kv), 'float16', ['Tq', `vg${l}`]);
+  const vm = g.input(cacheInput.valueMins(l, kv), 'float16', ['Tq', `vg${l}`]);
 
   // Tier lengths are the same for the whole graph, channel counts and code widths for a layer's heads.
   const perLayer = (name: string, build: () => string) => ops.once(`${name}.${l}`, build);
@@ -181,7 +201,7 @@ export function compressedAttention(
   const kRows = perLayer('kRows', () => g.op('Concat', [g.constI64([-1]), kept], { axis: 0 }));
   const kCodes = unpack(kq, kept, g.constI64([-1, 32]), 'k'); // [Tq/32, 32, kept]
   const kHat = g.op('Add', [g.op('Mul', [kCodes, g.op('Unsqueeze', [f32(ks), g.constI64([1])])]), g.op('Unsqueeze', [f32(km), g.constI64([1])])]);
-  const kQuant = g.op('Reshape', [kHat, kRows]); // [Tq, kept]
+  const keys = g.op('Reshape', [kHat, kRows]); // [Tq, kept]
 
   // Values: per token over groups of g channels.
   const vGroups = perLayer('vGroups', () => {
@@ -191,13 +211,5 @@ export function compressedAttention(
   const vRows = perLayer('vRows', () => g.op('Concat', [g.constI64([-1]), keptV], { axis: 0 }));
   const vCodes = g.op('Reshape', [unpack(vq, keptV, Tq, 'v'), vGroups]); // [Tq, groups, g]
   const vHat = g.op('Add', [g.op('Mul', [vCodes, g.op('Unsqueeze', [f32(vs), g.constI64([-1])])]), g.op('Unsqueeze', [f32(vm), g.constI64([-1])])]);
-  const vQuant = g.op('Reshape', [vHat, vRows]); // [Tq, keptV]
-
-  const qKept = g.op('Gather', [h.q, ki], { axis: -1 }); // [S, 1, G, kept]
-  const s = g.op('Concat', [ops.tierScores(qKept, kQuant), ops.tierScores(qKept, kp), ops.tierScores(h.q, kf), h.newScores], { axis: -1 });
-  const p = g.op('Softmax', [s], { axis: -1 }); // [S, 1, G, Tq + Tc + Tf + S]
-  const sizes = ops.once('Tq,Tc,Tf,S', () => g.op('Concat', [Tq, ops.rows(vc), ops.rows(vf), ops.newTokens(h)], { axis: 0 }));
-  const [pq, pc, pf, pNew] = ops.split(p, sizes, 4);
-  const compressedOut = g.op('MatMul', [g.op('Add', [ops.tierProduct(pq, vQuant), ops.tierProduct(pc, vc)]), vsel]); // [S, 1, G, D]
-  return { past: g.op('Add', [compressedOut, ops.tierProduct(pf, vf)]), pNew };
+  return { keys, values: g.op('Reshape', [vHat, vRows]) }; // [Tq, kept], [Tq, keptV]
 }

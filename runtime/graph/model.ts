@@ -21,8 +21,10 @@ const ELEM_OF = { F32: 'float', F16: 'float16', BF16: 'bfloat16' } as const sati
 export interface GraphOptions {
   /** Quantize every linear layer's weight (incl. the LM head) to 4 or 8 bits for MatMulNBits. */
   weightBits?: WeightBits;
-  /** Attention over the compressed cache layout (KIVI codes, compact values); see kvcache.ts. */
+  /** Attention over the compressed cache layout (compact values); see kvcache.ts. */
   compressed?: boolean;
+  /** With the compressed layout: a KIVI-quantized tier too (its codes, scales and mins as inputs). */
+  kivi?: boolean;
   /** Attention products that onnxruntime's WebGPU provider runs on the GPU (see AttentionOps). */
   gpu?: boolean;
 }
@@ -123,7 +125,7 @@ export function buildModelGraph(w: ModelWeights, opts: GraphOptions = {}): Model
   const obsWeight = g.input('obs_weight', 'float', ['S']);
   const logitRows = g.input('logit_rows', 'int64', ['R']);
   const windowRows = g.input('window_rows', 'int64', ['W']);
-  const packing = opts.compressed ? { shift: g.input('kv_shift', 'uint8', ['P']), mask: g.input('kv_mask', 'uint8', []) } : null;
+  const packing = opts.compressed && opts.kivi ? { shift: g.input('kv_shift', 'uint8', ['P']), mask: g.input('kv_mask', 'uint8', []) } : null;
 
   // Attention reads the queries as [S, Hkv, G, D] (each KV head's group of query heads side by
   // side); the per-token mask and observation weights broadcast over the heads.
@@ -172,7 +174,7 @@ export function buildModelGraph(w: ModelWeights, opts: GraphOptions = {}): Model
     const ss = g.opN('Split', [newScores], Hkv, { axis: 1, num_outputs: Hkv }); // Hkv x [S, 1, G, S]
     const heads = qs.map((qHead, kv) => {
       const head = { q: qHead, newScores: ss[kv], D };
-      return packing ? compressedAttention(g, ops, head, l, kv, packing) : thinkAttention(g, ops, head, l, kv);
+      return opts.compressed ? compressedAttention(g, ops, head, l, kv, packing) : thinkAttention(g, ops, head, l, kv);
     });
     const past = g.op('Concat', heads.map((o) => o.past), { axis: 1 }); // [S, Hkv, G, D]
     const pNew = g.op('Concat', heads.map((o) => o.pNew), { axis: 1 }); // [S, Hkv, G, S]
