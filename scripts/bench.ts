@@ -48,7 +48,7 @@ interface Args {
   modelDir?: string;
   out: string;
   contexts?: number[];
-  /** ours with MatMulNBits weights; llama.cpp is then skipped (no GGUF of that precision is written) */
+  /** ours with MatMulNBits weights; llama.cpp then runs a Q8_0 / Q4_0 GGUF */
   quantize?: 'int8' | 'int4';
   /** only these model names (smollm2-135m, qwen2.5-0.5b, llama-3.2-1b) */
   only?: string[];
@@ -152,7 +152,7 @@ async function main(): Promise<void> {
   log(`read ${bandwidth.readGBps.toFixed(1)} GB/s, copy ${bandwidth.copyGBps.toFixed(1)} GB/s`);
   const gpu = args.device ? await gpuBandwidth(args, log) : undefined;
   /** The bandwidth decode is bound by: the GPU's for GPU runs. */
-  const boundGBps = gpu ? (gpu.readGBps ?? 0) : bandwidth.readGBps;
+  const boundGBps = gpu ? gpu.readGBps : bandwidth.readGBps;
   if (gpu && gpu.readGBps === null) notes.push('no GPU bandwidth (pass --bandwidth-gbs): the bandwidth bound column is empty');
 
   for (const p of plans) {
@@ -259,7 +259,7 @@ async function gpuBandwidth(args: Args, log: (s: string) => void): Promise<NonNu
   if (device !== 'webgpu') return { device, readGBps: null, source: 'not measured: only WebGPU tensors can stay on the GPU from Node' };
   log('measuring GPU read bandwidth through WebGPU ...');
   const g = await runChild<GpuBandwidth>(join(ROOT, 'scripts/bench/gpuBandwidth.ts'), { bytes: args.quick ? 64 << 20 : 1 << 30, passes: 5 } satisfies GpuBandwidthJob, CHILD_TIMEOUT_MS);
-  return { device, readGBps: g.readGBps, source: `measured: ReduceSum over a ${g.bytes >> 20} MiB tensor kept on the GPU, best of ${g.passes}` };
+  return { device, readGBps: g.readGBps, source: `measured: row sums of a ${g.bytes >> 20} MiB tensor kept on the GPU, best of ${g.passes}` };
 }
 
 /** A caller-provided model folder: used in place; its GGUF files are written next to it. */

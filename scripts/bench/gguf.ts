@@ -217,35 +217,41 @@ function tensorBytes(n: number, type: GgufTensor['type']): number {
   return n * (type === GGML_TYPE.F32 ? 4 : 2);
 }
 
-/** Q8_0, as ggml's reference quantizer: d = max|x| / 127, codes round(x / d) as int8. */
+/**
+ * Q8_0, as ggml's reference quantizer: d = max|x| / 127, codes round(x / d) as int8. Arithmetic in
+ * float32 (Math.fround) as ggml's C, so every code matches its.
+ */
 export function quantizeQ8_0(x: Float32Array): Uint8Array {
+  const f = Math.fround;
   const out = new Uint8Array((x.length / QK) * BLOCK_BYTES.Q8_0);
   const view = new DataView(out.buffer);
   for (let b = 0, at = 0; b < x.length; b += QK, at += BLOCK_BYTES.Q8_0) {
     let amax = 0;
     for (let j = 0; j < QK; j++) amax = Math.max(amax, Math.abs(x[b + j]));
-    const d = amax / 127;
-    const id = d ? 1 / d : 0;
+    const d = f(amax / 127);
+    const id = d ? f(1 / d) : 0;
     view.setUint16(at, floatToHalf(d), true);
-    for (let j = 0; j < QK; j++) view.setInt8(at + 2 + j, roundHalfAway(x[b + j] * id));
+    for (let j = 0; j < QK; j++) view.setInt8(at + 2 + j, roundHalfAway(f(x[b + j] * id)));
   }
   return out;
 }
 
 /**
- * Q4_0, as ggml's reference quantizer: d = (the value of largest magnitude) / -8, codes
- * min(15, trunc(x / d + 8.5)); byte j holds value j in its low nibble and value j + 16 in its high one.
+ * Q4_0, as ggml's reference quantizer (float32 arithmetic, as its C): d = (the value of largest
+ * magnitude) / -8, codes min(15, trunc(x / d + 8.5)); byte j holds value j in its low nibble and
+ * value j + 16 in its high one.
  */
 export function quantizeQ4_0(x: Float32Array): Uint8Array {
+  const f = Math.fround;
   const out = new Uint8Array((x.length / QK) * BLOCK_BYTES.Q4_0);
   const view = new DataView(out.buffer);
   for (let b = 0, at = 0; b < x.length; b += QK, at += BLOCK_BYTES.Q4_0) {
     let max = 0;
     for (let j = 0; j < QK; j++) if (Math.abs(x[b + j]) > Math.abs(max)) max = x[b + j];
-    const d = max / -8;
-    const id = d ? 1 / d : 0;
+    const d = f(max / -8);
+    const id = d ? f(1 / d) : 0;
     view.setUint16(at, floatToHalf(d), true);
-    const code = (v: number) => Math.min(15, Math.trunc(v * id + 8.5));
+    const code = (v: number) => Math.min(15, Math.trunc(f(f(v * id) + 8.5)));
     for (let j = 0; j < QK / 2; j++) out[at + 2 + j] = code(x[b + j]) | (code(x[b + j + QK / 2]) << 4);
   }
   return out;

@@ -22,8 +22,8 @@ export interface BenchRow {
   peakRssBytes: number;
   /** weights + key + value bytes one decode step reads at this context */
   bytesPerToken: number;
-  /** bytesPerToken / (read bandwidth x seconds per token): the share of the memory-bound speed reached */
-  boundFraction: number;
+  /** bytesPerToken / (read bandwidth x seconds per token): the share of the memory-bound speed reached; null: bandwidth unknown */
+  boundFraction: number | null;
   firstTokens: number[];
   loadMs: number;
   note?: string;
@@ -66,8 +66,9 @@ export interface BenchReport {
   notes: string[];
 }
 
-export function boundFraction(bytesPerToken: number, msPerToken: number, readGBps: number): number {
-  if (!(msPerToken > 0 && readGBps > 0)) return 0;
+/** null when the bandwidth is unknown (a CUDA run without --bandwidth-gbs) or nothing was decoded. */
+export function boundFraction(bytesPerToken: number, msPerToken: number, readGBps: number | null): number | null {
+  if (!(msPerToken > 0 && readGBps !== null && readGBps > 0)) return null;
   return bytesPerToken / (readGBps * 1e9 * (msPerToken / 1000));
 }
 
@@ -110,7 +111,7 @@ export function renderMarkdown(r: BenchReport, prunedRatio: number): string {
   for (const x of r.rows) {
     const who = x.runtime === 'ours' ? `ours, ratio ${x.ratio}` : 'llama.cpp';
     lines.push(
-      `| ${x.model} | ${ctxName(x.context)} | ${who} | ${x.weights} / ${x.kv} | ${f(x.prefillTokensPerSec, 0)} | ${f(x.decodeMsPerToken, 1)} | ${f(x.keyBytes / MB, 1)} | ${f(x.valueBytes / MB, 1)} | ${f(x.peakRssBytes / MB, 0)} | ${f(x.bytesPerToken / MB, 0)} | ${f(100 * x.boundFraction, 0)}% |`,
+      `| ${x.model} | ${ctxName(x.context)} | ${who} | ${x.weights} / ${x.kv} | ${f(x.prefillTokensPerSec, 0)} | ${f(x.decodeMsPerToken, 1)} | ${f(x.keyBytes / MB, 1)} | ${f(x.valueBytes / MB, 1)} | ${f(x.peakRssBytes / MB, 0)} | ${f(x.bytesPerToken / MB, 0)} | ${x.boundFraction === null ? '-' : `${f(100 * x.boundFraction, 0)}%`} |`,
     );
   }
   lines.push('');

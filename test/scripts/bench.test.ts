@@ -57,7 +57,7 @@ test('npm run bench -- --quick on a tiny model writes a complete report', async 
       assert.equal(x.decodeSteps, 8);
       assert.ok(x.peakRssBytes > 10 * 1024 * 1024, `${x.runtime} peak RSS ${x.peakRssBytes}`);
       assert.ok(x.bytesPerToken > x.keyBytes + x.valueBytes);
-      assert.ok(x.boundFraction > 0);
+      assert.ok(x.boundFraction! > 0);
       assert.ok(x.firstTokens.length > 0);
     }
     // tiny llama: 2 layers x 2 KV heads x head_dim 16, float32, 1024 + 8 tokens.
@@ -108,7 +108,7 @@ test('npm run bench -- --quick --device webgpu: ours with the cache on the GPU, 
       assert.equal(x.decodeSteps, 8);
       // The bound uses the GPU's bandwidth, not the CPU's.
       const expected = x.bytesPerToken / (report.gpu!.readGBps! * 1e9 * (x.decodeMsPerToken / 1000));
-      assert.ok(Math.abs(x.boundFraction - expected) < 1e-9 * expected, `${x.runtime} bound ${x.boundFraction} vs ${expected}`);
+      assert.ok(Math.abs(x.boundFraction! - expected) < 1e-9 * expected, `${x.runtime} bound ${x.boundFraction} vs ${expected}`);
     }
     // Ours on WebGPU and llama.cpp on Vulkan pick the same next token.
     assert.equal(report.ratios[0].nextTokenAgrees, true);

@@ -148,6 +148,19 @@ test('Q8_0 and Q4_0 blocks decode back within half a quantization step, in ggml\
   }
 });
 
+test('Q8_0 and Q4_0 golden blocks, bytes worked out by hand from ggml\'s block_q8_0 / block_q4_0 layout', () => {
+  // Q8_0 {half d; int8 qs[32]}: amax 127 -> d = 1 (0x3C00); roundf(-63.5) = -64 (0xC0), roundf(0.5) = 1.
+  const q8 = new Float32Array(QK);
+  q8.set([127, -63.5, 0.5]);
+  assert.deepEqual(Array.from(quantizeQ8_0(q8)), [0x00, 0x3c, 0x7f, 0xc0, 0x01, ...new Array(QK - 3).fill(0)]);
+  // Q4_0 {half d; uint8 qs[16]}: the extreme -8 gives d = -8 / -8 = 1; code = min(15, trunc(x + 8.5)):
+  // x0 = -8 -> 0, x1 = -1 -> 7, zeros -> 8, x16 = 7 -> 15, x17 = 3 -> 11; qs[j] = code(x_j) | code(x_j+16) << 4.
+  const q4 = new Float32Array(QK);
+  q4.set([-8, -1]);
+  q4.set([7, 3], 16);
+  assert.deepEqual(Array.from(quantizeQ4_0(q4)), [0x00, 0x3c, 0xf0, 0xb7, ...new Array(QK / 2 - 2).fill(0x88)]);
+});
+
 test('convertToGguf in Q8_0 and Q4_0: matrices quantized in blocks of 32, norms F32, file types 7 and 2', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gguf-q-test-'));
   try {
