@@ -182,7 +182,11 @@ export interface CacheStats {
 export interface GpuResidency {
   /** Cache bytes held on the GPU between steps. */
   residentBytes: number;
-  /** Cache bytes sent from host memory in the last step (bounded by ThinK's recent + flush, not the context). */
+  /**
+   * Cache bytes sent from host memory in the last step. Without KIVI, in decode, bounded by ThinK's
+   * recent + flush rather than the context; KIVI's codes and the prompt during prefill travel too,
+   * and each prune or flush re-uploads the resident tiers (counted in uploadedBytes).
+   */
   hostBytesLastStep: number;
   /** Times the resident tiers were uploaded (once per prune or flush), and the bytes moved in all. */
   uploads: number;

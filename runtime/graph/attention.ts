@@ -1,5 +1,5 @@
-// Attention of one KV head over the cache tiers (see kvcache.ts) and the new tokens.
-// Shapes: S new tokens, G query heads per KV head, D head_dim; the group's queries are
+// Attention of one KV head over its cached tiers (see kvcache.ts); the new tokens' scores and
+// values, shared by all KV heads, come from model.ts. Shapes: S new tokens, G query heads per KV head, D head_dim; the group's queries are
 // [S, 1, G, D] (one slice of the layer's [S, Hkv, G, D]; matrix products against a cached tier
 // read them as S*G rows). Tq quantized, Tc compact (kept channels), Tf full tokens.
 import type { GraphBuilder } from './onnx';
@@ -40,7 +40,8 @@ export interface HeadOutput {
 /**
  * Shared pieces of both attention variants. Shape-derived tensors (split sizes, reshape targets)
  * are the same for every head of a layer, or of the whole graph, so each is built once, at its
- * first use, and reused: a decode step then pays no per-head Shape/Concat chains.
+ * first use, and reused: a CPU decode step then pays no per-head Shape/Concat chains (the GPU
+ * graph's 2-D reshapes still build their targets per product; those run on the CPU, off the GPU's path).
  */
 export class AttentionOps {
   private readonly memo = new Map<string, string>();
@@ -56,7 +57,7 @@ export class AttentionOps {
     private readonly gpu = false,
   ) {}
 
-  /** q . k^T / sqrt(D) for the new tokens (batched over KV heads), k read transposed in place. */
+  /** q . k^T / sqrt(D) for the new tokens (batched over KV heads); on CPU k is read transposed in place. */
   scores(q: string, k: string): string {
     const alpha = 1 / Math.sqrt(this.D);
     if (!this.gpu) return this.g.op('FusedMatMul', [q, k], { transB: 1, alpha: { float: alpha } }, 'com.microsoft');
