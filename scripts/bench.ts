@@ -276,7 +276,9 @@ async function prepareExisting(dir: string, spec: BenchModelSpec, fileTypes: Ggu
 
 /**
  * Bytes of weights llama.cpp reads per decode step: matrices at the file's precision (Q8_0: 34
- * bytes per 32 weights, Q4_0: 18), 1-D tensors at F32; tied heads read the embedding once.
+ * bytes per 32 weights, Q4_0: 18), 1-D tensors at F32; tied heads read the embedding once. Rows
+ * that do not split into blocks of 32 (kept F16 by the writer) are counted at the file's type:
+ * every benchmark shape's rows do split.
  */
 function llamaWeightBytes(dir: string, ft: GgufFileType): number {
   const c = loadConfig(dir);
