@@ -22,126 +22,103 @@ function hasNodeLlamaCpp(): boolean {
   }
 }
 
-test('npm run bench -- --quick on a tiny model writes a complete report', async (t) => {
-  if (!hasNodeLlamaCpp()) return t.skip('node-llama-cpp is not installed (devDependency): the benchmark compares against it');
+/** `npm run bench -- --quick ARGS` on a fresh tiny llama; its stdout and report, or a failed assertion with the bench's stderr. */
+async function quickBench(args: string[]): Promise<{ stdout: string; report: BenchReport }> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-test-'));
   try {
     const modelDir = join(dir, 'tiny-llama');
     await writeTinyModel(modelDir, 'llama');
     const out = join(dir, 'bench.json');
-    const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/bench.ts'), '--quick', '--model', modelDir, '--out', out], {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/bench.ts'), '--quick', ...args, '--model', modelDir, '--out', out], {
       cwd: root,
       encoding: 'utf8',
       timeout: 5 * 60 * 1000,
     });
     assert.equal(r.status, 0, `bench failed:\n${r.stderr.slice(-3000)}`);
-    assert.match(r.stdout, /\| model \| context \| runtime/);
-    assert.match(r.stdout, /Total time: \d+ s\./);
-
-    const report = JSON.parse(readFileSync(out, 'utf8')) as BenchReport;
-    assert.equal(report.quick, true);
-    assert.deepEqual(report.failures, []);
-    assert.ok(report.bandwidth.readGBps > 0 && report.bandwidth.copyGBps > 0);
-    assert.ok(report.totalSeconds > 0);
-    assert.equal(report.machine.threads, 2);
-
-    const ours = report.rows.filter((x) => x.runtime === 'ours');
-    const llama = report.rows.filter((x) => x.runtime === 'llama.cpp');
-    assert.deepEqual(ours.map((x) => x.ratio).sort(), [0, 0.5]);
-    assert.equal(llama.length, 1);
-    for (const x of report.rows) {
-      assert.equal(x.context, 1024);
-      assert.equal(x.model, 'tiny-llama');
-      assert.ok(x.prefillTokensPerSec > 0, `${x.runtime} prefill`);
-      assert.ok(x.decodeMsPerToken > 0, `${x.runtime} decode`);
-      assert.equal(x.decodeSteps, 8);
-      assert.ok(x.peakRssBytes > 10 * 1024 * 1024, `${x.runtime} peak RSS ${x.peakRssBytes}`);
-      assert.ok(x.bytesPerToken > x.keyBytes + x.valueBytes);
-      assert.ok(x.boundFraction! > 0);
-      assert.ok(x.firstTokens.length > 0);
-    }
-    // tiny llama: 2 layers x 2 KV heads x head_dim 16, float32, 1024 + 8 tokens.
-    const full = 2 * 2 * 16 * 4 * (1024 + 8);
-    const r0 = ours.find((x) => x.ratio === 0)!;
-    const r5 = ours.find((x) => x.ratio === 0.5)!;
-    assert.equal(r0.keyBytes, full);
-    assert.equal(r0.valueBytes, full);
-    assert.ok(r5.keyBytes < 0.6 * full && r5.keyBytes > 0.5 * full, `pruned key bytes ${r5.keyBytes} of ${full}`);
-
-    assert.equal(report.ratios.length, 1);
-    const q = report.ratios[0];
-    for (const k of ['prefillOursOverLlama', 'decodeSpeedupVsLlamaRatio0', 'decodeSpeedupVsLlamaPruned', 'prunedDecodeSpeedup', 'keyBytesRatio'] as const)
-      assert.ok(q[k] !== null && q[k]! > 0, `${k} = ${q[k]}`);
-    // The GGUF (with the llama Q/K row permutation) computes what our runtime computes.
-    assert.equal(q.nextTokenAgrees, true, `ours ${r0.firstTokens} vs llama.cpp ${llama[0].firstTokens}`);
+    return { stdout: r.stdout, report: JSON.parse(readFileSync(out, 'utf8')) as BenchReport };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+test('npm run bench -- --quick on a tiny model writes a complete report', async (t) => {
+  if (!hasNodeLlamaCpp()) return t.skip('node-llama-cpp is not installed (devDependency): the benchmark compares against it');
+  const { stdout, report } = await quickBench([]);
+  assert.match(stdout, /\| model \| context \| runtime/);
+  assert.match(stdout, /Total time: \d+ s\./);
+
+  assert.equal(report.quick, true);
+  assert.deepEqual(report.failures, []);
+  assert.ok(report.bandwidth.readGBps > 0 && report.bandwidth.copyGBps > 0);
+  assert.ok(report.totalSeconds > 0);
+  assert.equal(report.machine.threads, 2);
+
+  const ours = report.rows.filter((x) => x.runtime === 'ours');
+  const llama = report.rows.filter((x) => x.runtime === 'llama.cpp');
+  assert.deepEqual(ours.map((x) => x.ratio).sort(), [0, 0.5]);
+  assert.equal(llama.length, 1);
+  for (const x of report.rows) {
+    assert.equal(x.context, 1024);
+    assert.equal(x.model, 'tiny-llama');
+    assert.ok(x.prefillTokensPerSec > 0, `${x.runtime} prefill`);
+    assert.ok(x.decodeMsPerToken > 0, `${x.runtime} decode`);
+    assert.equal(x.decodeSteps, 8);
+    assert.ok(x.peakRssBytes > 10 * 1024 * 1024, `${x.runtime} peak RSS ${x.peakRssBytes}`);
+    assert.ok(x.bytesPerToken > x.keyBytes + x.valueBytes);
+    assert.ok(x.boundFraction! > 0);
+    assert.ok(x.firstTokens.length > 0);
+  }
+  // tiny llama: 2 layers x 2 KV heads x head_dim 16, float32, 1024 + 8 tokens.
+  const full = 2 * 2 * 16 * 4 * (1024 + 8);
+  const r0 = ours.find((x) => x.ratio === 0)!;
+  const r5 = ours.find((x) => x.ratio === 0.5)!;
+  assert.equal(r0.keyBytes, full);
+  assert.equal(r0.valueBytes, full);
+  assert.ok(r5.keyBytes < 0.6 * full && r5.keyBytes > 0.5 * full, `pruned key bytes ${r5.keyBytes} of ${full}`);
+
+  assert.equal(report.ratios.length, 1);
+  const q = report.ratios[0];
+  for (const k of ['prefillOursOverLlama', 'decodeSpeedupVsLlamaRatio0', 'decodeSpeedupVsLlamaPruned', 'prunedDecodeSpeedup', 'keyBytesRatio'] as const)
+    assert.ok(q[k] !== null && q[k]! > 0, `${k} = ${q[k]}`);
+  // The GGUF (with the llama Q/K row permutation) computes what our runtime computes.
+  assert.equal(q.nextTokenAgrees, true, `ours ${r0.firstTokens} vs llama.cpp ${llama[0].firstTokens}`);
 });
 
 test('npm run bench -- --quick --device webgpu: ours with the cache on the GPU, llama.cpp on Vulkan, the bound from the measured GPU bandwidth', async (t) => {
   if (!hasNodeLlamaCpp()) return t.skip('node-llama-cpp is not installed (devDependency): the benchmark compares against it');
   const why = await webgpuUnavailable();
   if (why) return t.skip(why);
-  const dir = mkdtempSync(join(tmpdir(), 'bench-gpu-test-'));
-  try {
-    const modelDir = join(dir, 'tiny-llama');
-    await writeTinyModel(modelDir, 'llama');
-    const out = join(dir, 'bench.json');
-    const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/bench.ts'), '--quick', '--device', 'webgpu', '--model', modelDir, '--out', out], {
-      cwd: root,
-      encoding: 'utf8',
-      timeout: 5 * 60 * 1000,
-    });
-    assert.equal(r.status, 0, `bench failed:\n${r.stderr.slice(-3000)}`);
-    assert.match(r.stdout, /GPU: ours on webgpu; GPU read bandwidth \d+ GB\/s \(measured/);
-    const report = JSON.parse(readFileSync(out, 'utf8')) as BenchReport;
-    assert.deepEqual(report.failures, []);
-    assert.equal(report.gpu?.device, 'webgpu');
-    assert.ok(report.gpu!.readGBps! > 0);
-    const ours = report.rows.filter((x) => x.runtime === 'ours');
-    const llama = report.rows.filter((x) => x.runtime === 'llama.cpp');
-    assert.deepEqual(ours.map((x) => x.ratio).sort(), [0, 0.5]);
-    assert.equal(llama.length, 1);
-    assert.match(llama[0].method, /vulkan/);
-    for (const x of report.rows) {
-      assert.equal(x.decodeSteps, 8);
-      // The bound uses the GPU's bandwidth, not the CPU's.
-      const expected = x.bytesPerToken / (report.gpu!.readGBps! * 1e9 * (x.decodeMsPerToken / 1000));
-      assert.ok(Math.abs(x.boundFraction! - expected) < 1e-9 * expected, `${x.runtime} bound ${x.boundFraction} vs ${expected}`);
-    }
-    // Ours on WebGPU and llama.cpp on Vulkan pick the same next token.
-    assert.equal(report.ratios[0].nextTokenAgrees, true);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  const { stdout, report } = await quickBench(['--device', 'webgpu']);
+  assert.match(stdout, /GPU: ours on webgpu; GPU read bandwidth \d+ GB\/s \(measured/);
+  assert.deepEqual(report.failures, []);
+  assert.equal(report.gpu?.device, 'webgpu');
+  assert.ok(report.gpu!.readGBps! > 0);
+  const ours = report.rows.filter((x) => x.runtime === 'ours');
+  const llama = report.rows.filter((x) => x.runtime === 'llama.cpp');
+  assert.deepEqual(ours.map((x) => x.ratio).sort(), [0, 0.5]);
+  assert.equal(llama.length, 1);
+  assert.match(llama[0].method, /vulkan/);
+  for (const x of report.rows) {
+    assert.equal(x.decodeSteps, 8);
+    // The bound uses the GPU's bandwidth, not the CPU's.
+    const expected = x.bytesPerToken / (report.gpu!.readGBps! * 1e9 * (x.decodeMsPerToken / 1000));
+    assert.ok(Math.abs(x.boundFraction! - expected) < 1e-9 * expected, `${x.runtime} bound ${x.boundFraction} vs ${expected}`);
   }
+  // Ours on WebGPU and llama.cpp on Vulkan pick the same next token.
+  assert.equal(report.ratios[0].nextTokenAgrees, true);
 });
 
 test('npm run bench -- --quick --quantize int8: ours on MatMulNBits int8, llama.cpp on our Q8_0 GGUF, compared at the same precision', async (t) => {
   if (!hasNodeLlamaCpp()) return t.skip('node-llama-cpp is not installed (devDependency): the benchmark compares against it');
-  const dir = mkdtempSync(join(tmpdir(), 'bench-q8-test-'));
-  try {
-    const modelDir = join(dir, 'tiny-llama');
-    await writeTinyModel(modelDir, 'llama');
-    const out = join(dir, 'bench.json');
-    const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/bench.ts'), '--quick', '--quantize', 'int8', '--model', modelDir, '--out', out], {
-      cwd: root,
-      encoding: 'utf8',
-      timeout: 5 * 60 * 1000,
-    });
-    assert.equal(r.status, 0, `bench failed:\n${r.stderr.slice(-3000)}`);
-    const report = JSON.parse(readFileSync(out, 'utf8')) as BenchReport;
-    assert.deepEqual(report.failures, []);
-    assert.deepEqual(report.rows.map((x) => `${x.runtime} ${x.weights}`).sort(), ['llama.cpp Q8_0', 'ours INT8', 'ours INT8']);
-    const q = report.ratios[0];
-    assert.ok(q.decodeSpeedupVsLlamaRatio0! > 0 && q.decodeSpeedupVsLlamaPruned! > 0);
-    // Different 8-bit codes (asymmetric MatMulNBits vs symmetric Q8_0), same greedy next token on this model.
-    assert.equal(q.nextTokenAgrees, true);
-    // llama.cpp's weight bytes at Q8_0: 34 bytes per 32 weights for the matrices.
-    const llama = report.rows.find((x) => x.runtime === 'llama.cpp')!;
-    const ours = report.rows.find((x) => x.runtime === 'ours' && x.ratio === 0)!;
-    assert.ok(llama.bytesPerToken < ours.bytesPerToken * 1.2 && llama.bytesPerToken > ours.bytesPerToken * 0.5, `${llama.bytesPerToken} vs ${ours.bytesPerToken}`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const { report } = await quickBench(['--quantize', 'int8']);
+  assert.deepEqual(report.failures, []);
+  assert.deepEqual(report.rows.map((x) => `${x.runtime} ${x.weights}`).sort(), ['llama.cpp Q8_0', 'ours INT8', 'ours INT8']);
+  const q = report.ratios[0];
+  assert.ok(q.decodeSpeedupVsLlamaRatio0! > 0 && q.decodeSpeedupVsLlamaPruned! > 0);
+  // Different 8-bit codes (asymmetric MatMulNBits vs symmetric Q8_0), same greedy next token on this model.
+  assert.equal(q.nextTokenAgrees, true);
+  // llama.cpp's weight bytes at Q8_0: 34 bytes per 32 weights for the matrices.
+  const llama = report.rows.find((x) => x.runtime === 'llama.cpp')!;
+  const ours = report.rows.find((x) => x.runtime === 'ours' && x.ratio === 0)!;
+  assert.ok(llama.bytesPerToken < ours.bytesPerToken * 1.2 && llama.bytesPerToken > ours.bytesPerToken * 0.5, `${llama.bytesPerToken} vs ${ours.bytesPerToken}`);
 });
