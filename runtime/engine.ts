@@ -36,7 +36,7 @@ import { KvCache, type CacheLayout } from './kvcache';
 import { ResidentTiers } from './residentTiers';
 import { Runner } from './runner';
 import { Sampler } from './sampler';
-import { openSession, type LogFn } from './session';
+import { firstLine, openSession, type LogFn } from './session';
 import { StopMatcher } from './stopStrings';
 import { checkThinkSettings } from './think';
 import { outputColumnEnergy } from './valuePrune';
@@ -496,7 +496,7 @@ async function openRunner(weights: ModelWeights, config: ModelConfig, params: Lo
   } catch (e) {
     // The model session started but the upload graph did not: run on the CPU rather than half on the GPU.
     await opened.session.release();
-    const fallback = `webgpu could not keep the cache on the GPU (${String(e).split('\n')[0].slice(0, 300)}); running on CPU`;
+    const fallback = `webgpu could not keep the cache on the GPU (${firstLine(e)}); running on CPU`;
     log('warn', fallback);
     const cpu = await openSession(graphFor, params.modelDir, 'cpu', log);
     return { ...cpu, fallback, runner: new Runner(cpu.session, config, layoutFor(compression, 'cpu')) };

@@ -96,7 +96,7 @@ export class ResidentTiers {
   }
 }
 
+/** Bytes of a host tensor (its typed array's). */
 function bytes(t: Tensor): number {
-  const per = t.type === 'int64' ? 8 : t.type === 'float16' ? 2 : t.type === 'uint8' ? 1 : 4;
-  return t.size * per;
+  return (t.data as ArrayBufferView).byteLength;
 }

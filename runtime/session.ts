@@ -45,7 +45,8 @@ export async function openSession(graph: ModelGraph | ((device: Device) => Model
   return { session: await create('cpu'), device: 'cpu' };
 }
 
-function firstLine(e: unknown): string {
+/** An error's first line, short enough for one log line. */
+export function firstLine(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
   return msg.split('\n')[0].trim().slice(0, 300);
 }

@@ -77,11 +77,9 @@ export class AttentionOps {
     return this.unflatten(this.g.op('Gemm', [this.flatten(p), v]), p);
   }
 
-  /** x [S, 1, G, n] -> [S*G, n], sizes explicit (and zero meaning zero): an empty tier has n = 0. */
+  /** x [S, 1, G, n] -> [S*G, n] (Flatten needs no shape arithmetic and keeps n = 0, an empty tier). */
   private flatten(x: string): string {
-    const g = this.g;
-    const rows = this.once('S*G', () => g.op('ReduceProd', [g.op('Shape', [x], { start: 0, end: 3 })], { keepdims: 1 }));
-    return g.op('Reshape', [x, g.op('Concat', [rows, g.op('Shape', [x], { start: -1 })], { axis: 0 })], { allowzero: 1 });
+    return this.g.op('Flatten', [x], { axis: 3 });
   }
 
   /** y [S*G, m] -> [S, 1, G, m], the leading dims taken from `like` [S, 1, G, n]. */
