@@ -30,6 +30,7 @@ import { StreamDecoder } from './detokenizer';
 import { ContextOverflowError, ModelError } from './errors';
 import { DEFAULT_EVICT } from './evict';
 import { buildModelGraph } from './graph/model';
+import type { QuantizedWeight } from './quantize';
 import { buildScorerGraph, scorerInput, scorerOutput } from './graph/scorer';
 import { chooseByBudget } from './memoryBudget';
 import { KvCache, type CacheLayout } from './kvcache';
@@ -484,9 +485,10 @@ function resolveCompression(c: Partial<CompressionSettings> | undefined): Compre
  */
 async function openRunner(weights: ModelWeights, config: ModelConfig, params: LoadParams, compression: CompressionSettings, device: Device, log: LogFn) {
   const weightBits = params.quantize === 'int4' ? 4 : params.quantize === 'int8' ? 8 : undefined;
+  const quantizedCache = new Map<string, QuantizedWeight>();
   const graphFor = (d: Device) => {
     const layout = layoutFor(compression, d);
-    return buildModelGraph(weights, { weightBits, compressed: layout.compressed, kivi: layout.bits !== null, gpu: d === 'webgpu' });
+    return buildModelGraph(weights, { weightBits, compressed: layout.compressed, kivi: layout.bits !== null, gpu: d === 'webgpu', quantizedCache });
   };
   const opened = await openSession(graphFor, params.modelDir, device, log);
   if (opened.device !== 'webgpu') return { ...opened, runner: new Runner(opened.session, config, layoutFor(compression, opened.device)) };

@@ -3,7 +3,7 @@
 // feeds the past as per-(layer, KV head) prefix views and gets back only the new tokens' K/V.
 // Shapes: S new tokens, D head_dim, G = query heads per KV head, R rows that need logits, W rows
 // whose queries come back (observation window); the cache tiers are described in kvcache.ts.
-import { quantizeBlockwise, type WeightBits } from '../quantize';
+import { quantizeBlockwise, type QuantizedWeight, type WeightBits } from '../quantize';
 import { readTensor, readTensorBytes, type ModelWeights, type TensorRef } from '../weights';
 import { AttentionOps, compressedAttention, thinkAttention } from './attention';
 import { GraphBuilder, type Elem } from './onnx';
@@ -27,6 +27,11 @@ export interface GraphOptions {
   kivi?: boolean;
   /** Attention products that onnxruntime's WebGPU provider runs on the GPU (see AttentionOps). */
   gpu?: boolean;
+  /**
+   * Quantized weights by tensor name, shared by the builds of one load: a provider that cannot start
+   * gets a CPU graph without quantizing every weight again.
+   */
+  quantizedCache?: Map<string, QuantizedWeight>;
 }
 
 export interface ModelGraph {
@@ -76,7 +81,14 @@ export function buildModelGraph(w: ModelWeights, opts: GraphOptions = {}): Model
     if (!names) {
       // Every row is quantized on its own ([N, blocks, blob] codes, [N * blocks] scales, [N, zpRow]
       // zero points), so a stack is the concatenation of its parts.
-      const parts = Ws.map((W) => quantizeBlockwise(readTensor(W), W.shape[0], W.shape[1], bits));
+      const parts = Ws.map((W) => {
+        let q = opts.quantizedCache?.get(W.name);
+        if (!q) {
+          q = quantizeBlockwise(readTensor(W), W.shape[0], W.shape[1], bits);
+          opts.quantizedCache?.set(W.name, q);
+        }
+        return q;
+      });
       const N = parts.reduce((n, q) => n + q.N, 0);
       const blocks = parts[0].scales.length / parts[0].N;
       const join = <T extends Uint8Array | Float32Array>(arrays: T[], make: (n: number) => T): T => {

@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { Engine } from '../../runtime/engine';
-import { dequantize, quantizeBlockwise, type WeightBits } from '../../runtime/quantize';
+import { buildModelGraph } from '../../runtime/graph/model';
+import { dequantize, quantizeBlockwise, type QuantizedWeight, type WeightBits } from '../../runtime/quantize';
+import { openModel } from '../../runtime/weights';
 import { collectingHooks } from '../support/hooks';
 import { STORIES, quietLog } from '../support/models';
 
@@ -50,4 +52,18 @@ test('int8 and int4 weights through the real graph: close to float32, int8 close
   const d4 = maxDiff(int4.logits, f32.logits);
   assert.ok(d8 > 0, 'int8 really changed the weights');
   assert.ok(d8 < 0.5 && d8 < d4, `int8 max logit diff ${d8}, int4 ${d4}`);
+});
+
+test('one load quantizes each weight once: a second graph build (a provider fallback) reuses the cache and writes the same bytes', (t) => {
+  if (!existsSync(STORIES)) return t.skip(`model not found: ${STORIES}`);
+  const w = openModel(STORIES);
+  const quantizedCache = new Map<string, QuantizedWeight>();
+  const first = buildModelGraph(w, { weightBits: 8, gpu: true, compressed: true, quantizedCache });
+  // Every linear weight: q, k, v, o, gate, up, down per layer, and the LM head.
+  assert.equal(quantizedCache.size, 7 * w.config.layers + 1);
+  const entries = [...quantizedCache.values()];
+  const second = buildModelGraph(w, { weightBits: 8, quantizedCache });
+  assert.equal(quantizedCache.size, entries.length);
+  assert.ok([...quantizedCache.values()].every((q, i) => q === entries[i]), 'the same quantized arrays, not new ones');
+  assert.deepEqual(second.externalData.map((d) => d.data), first.externalData.map((d) => d.data));
 });
