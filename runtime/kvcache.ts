@@ -68,6 +68,13 @@ export class HeadCache {
   keptChannels(): number[] {
     return Array.from(this.index, Number);
   }
+
+  /** A deep copy: every buffer duplicated, so neither copy sees the other's appends or prunes. */
+  clone(): HeadCache {
+    const c = new HeadCache(0, 0);
+    for (const [k, v] of Object.entries(this)) Reflect.set(c, k, ArrayBuffer.isView(v) ? (v as Float32Array).slice() : v);
+    return c;
+  }
 }
 
 export class KvCache implements PrunableCache {
@@ -98,6 +105,17 @@ export class KvCache implements PrunableCache {
     readonly layout: CacheLayout = { compressed: false, bits: null },
   ) {
     this.heads = Array.from({ length: layers }, () => Array.from({ length: kvHeads }, () => new HeadCache(D, capacity)));
+  }
+
+  /**
+   * An independent copy of every tier, mask and counter, with its own id and version (a GPU copy
+   * of this cache is not one of the clone's). Lets one prefill be decoded under two settings.
+   */
+  clone(): KvCache {
+    const c = new KvCache(this.layers, this.kvHeads, this.D, 0, { ...this.layout });
+    c.heads.forEach((layer, l) => layer.forEach((_, kv) => (layer[kv] = this.heads[l][kv].clone())));
+    Object.assign(c, { quantized: this.quantized, compact: this.compact, full: this.full, position: this.position, evicted: this.evicted, masked: this.masked });
+    return c;
   }
 
   get pruned(): number {

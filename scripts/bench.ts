@@ -95,7 +95,7 @@ function stepsFor(context: number, quick: boolean): number {
   if (quick) return 8;
   if (context <= 1024) return 32;
   if (context <= 4096) return 24;
-  if (context <= 16384) return 16;
+  if (context <= 16384) return 32;
   return 8;
 }
 
@@ -224,7 +224,7 @@ async function main(): Promise<void> {
     }
   }
   if (rows.some((r) => r.method === 'shared-prefill'))
-    notes.push(`from ${SHARED_PREFILL_FROM} tokens our two ratios share one prefill in one process (decode at ratio 0, then ThinK pruning, then decode): one peak RSS for both`);
+    notes.push(`from ${SHARED_PREFILL_FROM} tokens our two ratios share one prefill in one process: ThinK prunes a copy of the cache, then the two decode with their steps interleaved, under the same machine load; one peak RSS (the prefill's) for both`);
   if (args.quantize)
     notes.push(
       `--quantize ${args.quantize}: our linear layers use MatMulNBits ${args.quantize} weights (asymmetric, blocks of 32, float scale and zero point); llama.cpp runs a ${quantFile} GGUF our writer quantizes as ggml does (symmetric, blocks of 32, float16 scale): the same bits per weight, not the same codes`,

@@ -6,9 +6,11 @@
 // Long contexts ('shared-prefill'): a prefill of 16k tokens takes minutes on 2 cores (attention is
 // quadratic), and the Engine cannot re-prune a cache it already holds, so one process drives the
 // Engine's own parts (Runner, KvCache, pruneAfterPrefill) in the Engine's order: chunked prefill
-// with full keys, decode at ratio 0, then ThinK pruning and decode at the pruned ratio on the same
-// cache (`steps` tokens longer; the generated tokens are pruned too). Peak RSS is then shared by
-// both ratios (the prefill's full-key cache sets it either way).
+// with full keys, then a copy of the cache that ThinK prunes, then decode of both caches with
+// their steps interleaved (ratio 0, ratio r, ratio 0, ...). Interleaving puts both ratios under the
+// same load: on a shared machine the memory bandwidth drifts by tens of percent within seconds,
+// which back-to-back runs would read as a speedup or a slowdown. Peak RSS is taken before the
+// copy, so it is the prefill's (shared by both ratios: its full-key cache sets it either way).
 import { DEFAULT_PREFILL_CHUNK, Engine } from '../../runtime/engine';
 import { KvCache } from '../../runtime/kvcache';
 import { buildModelGraph } from '../../runtime/graph/model';
@@ -128,42 +130,38 @@ async function runSharedPrefill(job: OursJob): Promise<OursRun> {
     logits = await runner.step(cache, job.promptIds.slice(at, at + DEFAULT_PREFILL_CHUNK), { windowFrom, querySquares });
   const prefillTokensPerSec = (n * 1000) / (performance.now() - tPrefill);
 
-  const decode = async (): Promise<{ ms: number; ids: number[] }> => {
-    const ids: number[] = [];
-    const t = performance.now();
-    for (let i = 0; i < job.steps; i++) {
-      const id = argmax(logits!);
-      ids.push(id);
-      logits = await runner.step(cache, [id], { windowFrom: Infinity });
+  const peakRssBytes = peakMemory().peakRssBytes;
+  const full = { cache, logits: logits!, ms: 0, ids: [] as number[] };
+  const thin = { cache: cache.clone(), logits: logits!, ms: 0, ids: [] as number[] };
+  pruneAfterPrefill(thin.cache, querySquares, think, config, job.steps);
+  for (let i = 0; i < job.steps; i++)
+    for (const d of [full, thin]) {
+      const t = performance.now();
+      const id = argmax(d.logits);
+      d.ids.push(id);
+      d.logits = await runner.step(d.cache, [id], { windowFrom: Infinity });
       // The Engine's flush: generated keys join the compact store once enough accumulate.
-      if (cache.masked && think.flush > 0 && cache.full > think.flush) cache.prune(cache.full - think.recent);
+      if (d.cache.masked && think.flush > 0 && d.cache.full > think.flush) d.cache.prune(d.cache.full - think.recent);
+      d.ms += performance.now() - t;
     }
-    return { ms: (performance.now() - t) / job.steps, ids };
-  };
-  const stats = (ms: number, ids: number[]): OursResult => {
-    const c = cache.stats();
+  const stats = (d: typeof full): OursResult => {
+    const c = d.cache.stats();
     return {
       prefillTokensPerSec,
-      decodeMsPerToken: ms,
-      decodeSteps: ids.length,
+      decodeMsPerToken: d.ms / job.steps,
+      decodeSteps: d.ids.length,
       keyBytes: c.keyBytes,
       valueBytes: c.valueBytes,
       fullKeyBytes: c.fullKeyBytes,
-      peakRssBytes: 0,
-      firstTokens: ids.slice(0, 4),
+      peakRssBytes,
+      firstTokens: d.ids.slice(0, 4),
       loadMs,
       weightBytesPerToken: decodeWeightBytes(job.modelDir, job.quantize),
     };
   };
-  const full = await decode();
-  const unpruned = stats(full.ms, full.ids);
-  pruneAfterPrefill(cache, querySquares, think, config, job.steps);
-  const thin = await decode();
-  const pruned = stats(thin.ms, thin.ids);
-  const peak = peakMemory().peakRssBytes;
-  unpruned.peakRssBytes = pruned.peakRssBytes = peak;
+  const results = [{ ratio: 0, result: stats(full) }, { ratio: job.ratio, result: stats(thin) }];
   await opened.session.release();
-  return { results: [{ ratio: 0, result: unpruned }, { ratio: job.ratio, result: pruned }] };
+  return { results };
 }
 
 if (isEntry(__filename)) childMain(runOurs);
