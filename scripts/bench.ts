@@ -19,7 +19,7 @@ import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { loadConfig } from '../runtime/config';
 import { openModel } from '../runtime/weights';
-import { measureBandwidth } from './bench/bandwidth';
+import { combineBandwidth, measureBandwidth } from './bench/bandwidth';
 import { runChild } from './bench/child';
 import { convertToGguf, type GgufFileType } from './bench/gguf';
 import type { GpuBandwidth, GpuBandwidthJob } from './bench/gpuBandwidth';
@@ -147,12 +147,15 @@ async function main(): Promise<void> {
   const failures: BenchFailure[] = [];
   const rows: BenchRow[] = [];
 
-  log('measuring memory bandwidth ...');
-  const bandwidth = await measureBandwidth(args.quick ? { bytesPerWorker: 64 * 1024 * 1024, passes: 2 } : {});
-  log(`read ${bandwidth.readGBps.toFixed(1)} GB/s, copy ${bandwidth.copyGBps.toFixed(1)} GB/s`);
+  // Measured before the first model and after each: the bound uses the best (see bandwidth.ts).
+  const measure = async () => {
+    log('measuring memory bandwidth ...');
+    const b = await measureBandwidth(args.quick ? { bytesPerWorker: 64 * 1024 * 1024, passes: 2 } : {});
+    log(`read ${b.readGBps.toFixed(1)} GB/s, copy ${b.copyGBps.toFixed(1)} GB/s`);
+    return b;
+  };
+  let bandwidth = await measure();
   const gpu = args.device ? await gpuBandwidth(args, log) : undefined;
-  /** The bandwidth decode is bound by: the GPU's for GPU runs. */
-  const boundGBps = gpu ? gpu.readGBps : bandwidth.readGBps;
   if (gpu && gpu.readGBps === null) notes.push('no GPU bandwidth (pass --bandwidth-gbs): the bandwidth bound column is empty');
 
   for (const p of plans) {
@@ -188,7 +191,7 @@ async function main(): Promise<void> {
               model: p.spec.name, context: n, runtime: 'ours', ratio, weights: args.quantize === 'int8' ? 'INT8' : args.quantize === 'int4' ? 'INT4' : 'F32', kv: 'F32', method: job.method,
               prefillTokensPerSec: x.prefillTokensPerSec, decodeMsPerToken: x.decodeMsPerToken, decodeSteps: x.decodeSteps,
               keyBytes: x.keyBytes, valueBytes: x.valueBytes, peakRssBytes: x.peakRssBytes,
-              bytesPerToken: bytes, boundFraction: boundFraction(bytes, x.decodeMsPerToken, boundGBps),
+              bytesPerToken: bytes, boundFraction: null,
               firstTokens: x.firstTokens, loadMs: x.loadMs,
             });
           }
@@ -214,7 +217,7 @@ async function main(): Promise<void> {
             model: p.spec.name, context: n, runtime: 'llama.cpp', ratio: null, weights: ft, kv, method: `node-llama-cpp ${x.backend}, flash attention ${x.flashAttention}`,
             prefillTokensPerSec: x.prefillTokensPerSec, decodeMsPerToken: x.decodeMsPerToken, decodeSteps: x.decodeSteps,
             keyBytes, valueBytes: keyBytes, peakRssBytes: x.peakRssBytes,
-            bytesPerToken: bytes, boundFraction: boundFraction(bytes, x.decodeMsPerToken, boundGBps),
+            bytesPerToken: bytes, boundFraction: null,
             firstTokens: x.firstTokens, loadMs: x.loadMs,
           });
         } catch (e) {
@@ -222,7 +225,11 @@ async function main(): Promise<void> {
         }
       }
     }
+    bandwidth = combineBandwidth(bandwidth, await measure());
   }
+  /** The bandwidth decode is bound by: the GPU's for GPU runs. */
+  const boundGBps = gpu ? gpu.readGBps : bandwidth.readGBps;
+  for (const r of rows) r.boundFraction = boundFraction(r.bytesPerToken, r.decodeMsPerToken, boundGBps);
   if (rows.some((r) => r.method === 'shared-prefill'))
     notes.push(`from ${SHARED_PREFILL_FROM} tokens our two ratios share one prefill in one process: ThinK prunes a copy of the cache, then the two decode with their steps interleaved, under the same machine load; one peak RSS (the prefill's) for both`);
   if (args.quantize)

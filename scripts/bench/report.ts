@@ -103,7 +103,7 @@ const ctxName = (n: number) => (n % 1024 === 0 ? `${n / 1024}k` : String(n));
 export function renderMarkdown(r: BenchReport, prunedRatio: number): string {
   const lines: string[] = [];
   lines.push(`Machine: ${r.machine.cpus} CPUs (${r.machine.cpuModel}), Node ${r.machine.node}, ${r.machine.threads} threads for both runtimes.`);
-  lines.push(`Memory bandwidth (${r.bandwidth.workers} workers, best of ${r.bandwidth.passes}): read ${f(r.bandwidth.readGBps, 1)} GB/s, copy ${f(r.bandwidth.copyGBps, 1)} GB/s.`);
+  lines.push(`Memory bandwidth (${r.bandwidth.workers} workers, best of ${r.bandwidth.passes} passes measured at ${r.bandwidth.measurements} points of the run): read ${f(r.bandwidth.readGBps, 1)} GB/s, copy ${f(r.bandwidth.copyGBps, 1)} GB/s.`);
   if (r.gpu) lines.push(`GPU: ours on ${r.gpu.device}; GPU read bandwidth ${f(r.gpu.readGBps, 0)} GB/s (${r.gpu.source}), which the bandwidth bound below uses.`);
   lines.push('');
   lines.push('| model | context | runtime | weights / KV | prefill tok/s | decode ms/tok | key MB | value MB | peak RSS MB | bytes/token MB | bandwidth bound |');

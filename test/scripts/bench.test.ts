@@ -50,6 +50,9 @@ test('npm run bench -- --quick on a tiny model writes a complete report', async 
   assert.equal(report.quick, true);
   assert.deepEqual(report.failures, []);
   assert.ok(report.bandwidth.readGBps > 0 && report.bandwidth.copyGBps > 0);
+  // Measured before and after the model; the bound uses the best of both.
+  assert.equal(report.bandwidth.measurements, 2);
+  assert.equal(report.bandwidth.passes, 4);
   assert.ok(report.totalSeconds > 0);
   assert.equal(report.machine.threads, 2);
 
@@ -65,7 +68,8 @@ test('npm run bench -- --quick on a tiny model writes a complete report', async 
     assert.equal(x.decodeSteps, 8);
     assert.ok(x.peakRssBytes > 10 * 1024 * 1024, `${x.runtime} peak RSS ${x.peakRssBytes}`);
     assert.ok(x.bytesPerToken > x.keyBytes + x.valueBytes);
-    assert.ok(x.boundFraction! > 0);
+    const bound = x.bytesPerToken / (report.bandwidth.readGBps * 1e9 * (x.decodeMsPerToken / 1000));
+    assert.ok(Math.abs(x.boundFraction! - bound) < 1e-9 * bound, `${x.runtime} bound ${x.boundFraction} vs ${bound}`);
     assert.ok(x.firstTokens.length > 0);
   }
   // tiny llama: 2 layers x 2 KV heads x head_dim 16, float32, 1024 + 8 tokens.
