@@ -147,14 +147,29 @@ async function main(): Promise<void> {
   const failures: BenchFailure[] = [];
   const rows: BenchRow[] = [];
 
-  // Measured before the first model and after each: the bound uses the best (see bandwidth.ts).
-  const measure = async () => {
+  // Measured before the first run and after every run, so each run lies between two measurements;
+  // the better of the two bounds its decode (see bandwidth.ts). `pending`: the last run's rows.
+  const measureOnce = async () => {
     log('measuring memory bandwidth ...');
     const b = await measureBandwidth(args.quick ? { bytesPerWorker: 64 * 1024 * 1024, passes: 2 } : {});
     log(`read ${b.readGBps.toFixed(1)} GB/s, copy ${b.copyGBps.toFixed(1)} GB/s`);
     return b;
   };
-  let bandwidth = await measure();
+  let bandwidth = await measureOnce();
+  let before = bandwidth.readGBps;
+  let pending: BenchRow[] = [];
+  const measure = async () => {
+    const b = await measureOnce();
+    bandwidth = combineBandwidth(bandwidth, b);
+    for (const r of pending) r.readGBps = Math.max(r.readGBps, b.readGBps);
+    pending = [];
+    before = b.readGBps;
+  };
+  const push = (r: Omit<BenchRow, 'readGBps' | 'boundFraction'>) => {
+    const row: BenchRow = { ...r, readGBps: before, boundFraction: null };
+    rows.push(row);
+    pending.push(row);
+  };
   const gpu = args.device ? await gpuBandwidth(args, log) : undefined;
   if (gpu && gpu.readGBps === null) notes.push('no GPU bandwidth (pass --bandwidth-gbs): the bandwidth bound column is empty');
 
@@ -187,17 +202,18 @@ async function main(): Promise<void> {
           const run = await runChild<OursRun>(join(ROOT, 'scripts/bench/ours.ts'), job, CHILD_TIMEOUT_MS);
           for (const { ratio, result: x } of run.results) {
             const bytes = x.weightBytesPerToken + x.keyBytes + x.valueBytes;
-            rows.push({
+            push({
               model: p.spec.name, context: n, runtime: 'ours', ratio, weights: args.quantize === 'int8' ? 'INT8' : args.quantize === 'int4' ? 'INT4' : 'F32', kv: 'F32', method: job.method,
               prefillTokensPerSec: x.prefillTokensPerSec, decodeMsPerToken: x.decodeMsPerToken, decodeSteps: x.decodeSteps,
               keyBytes: x.keyBytes, valueBytes: x.valueBytes, peakRssBytes: x.peakRssBytes,
-              bytesPerToken: bytes, boundFraction: null,
+              bytesPerToken: bytes,
               firstTokens: x.firstTokens, loadMs: x.loadMs,
             });
           }
         } catch (e) {
           failures.push({ model: p.spec.name, context: n, runtime: `ours ${job.method}`, error: errorText(e) });
         }
+        await measure();
       }
 
       // llama.cpp at our weight precision with our float32 cache; F16 / F16 is its own default.
@@ -213,23 +229,22 @@ async function main(): Promise<void> {
           // llama.cpp computes in the file's precision: F16 matrices are read as 2 bytes.
           const weightBytes = llamaWeightBytes(m.dir, ft);
           const bytes = weightBytes + 2 * keyBytes;
-          rows.push({
+          push({
             model: p.spec.name, context: n, runtime: 'llama.cpp', ratio: null, weights: ft, kv, method: `node-llama-cpp ${x.backend}, flash attention ${x.flashAttention}`,
             prefillTokensPerSec: x.prefillTokensPerSec, decodeMsPerToken: x.decodeMsPerToken, decodeSteps: x.decodeSteps,
             keyBytes, valueBytes: keyBytes, peakRssBytes: x.peakRssBytes,
-            bytesPerToken: bytes, boundFraction: null,
+            bytesPerToken: bytes,
             firstTokens: x.firstTokens, loadMs: x.loadMs,
           });
         } catch (e) {
           failures.push({ model: p.spec.name, context: n, runtime: `llama.cpp ${ft}`, error: errorText(e) });
         }
+        await measure();
       }
     }
-    bandwidth = combineBandwidth(bandwidth, await measure());
   }
-  /** The bandwidth decode is bound by: the GPU's for GPU runs. */
-  const boundGBps = gpu ? gpu.readGBps : bandwidth.readGBps;
-  for (const r of rows) r.boundFraction = boundFraction(r.bytesPerToken, r.decodeMsPerToken, boundGBps);
+  // The bandwidth decode is bound by: the GPU's for GPU runs, else the one measured around the run.
+  for (const r of rows) r.boundFraction = boundFraction(r.bytesPerToken, r.decodeMsPerToken, gpu ? gpu.readGBps : r.readGBps);
   if (rows.some((r) => r.method === 'shared-prefill'))
     notes.push(`from ${SHARED_PREFILL_FROM} tokens our two ratios share one prefill in one process: ThinK prunes a copy of the cache, then the two decode with their steps interleaved, under the same machine load; one peak RSS (the prefill's) for both`);
   if (args.quantize)

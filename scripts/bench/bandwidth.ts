@@ -1,9 +1,11 @@
 // The machine's memory bandwidth, measured in the same run as the benchmark: one worker per core
 // streams its own array far larger than the caches, all workers start each pass together, and
 // the best pass of several counts (bandwidth is a ceiling; slow passes are interference). On a
-// shared machine the ceiling itself drifts within minutes, so the benchmark measures it more than
-// once through its run and keeps the best (combineBandwidth): a single early measurement taken in
-// a busy moment once put a decode above 100% of its bound.
+// shared machine what the memory gives drifts by tens of percent within minutes (43 to 74 GB/s
+// here in one hour), so the benchmark measures it just before and just after each runtime's run,
+// with nothing else running, and bounds that run's decode by the better of the two: one
+// measurement at the start had put a later decode at 119% of its bound, and the best of the whole
+// run held a decode made in a slow minute to a figure the machine gave only in another.
 // 'read' (a streaming scan, the access pattern of decode reading weights and the KV cache) is the
 // figure the decode bound uses; 'copy' counts the bytes read plus the bytes written.
 import { availableParallelism } from 'node:os';
@@ -16,7 +18,10 @@ export interface Bandwidth {
   passes: number;
   /** measurements at different points of the run, combined */
   measurements: number;
+  /** the best read figure (of all measurements, when combined) */
   readGBps: number;
+  /** the worst measurement's best read figure (equal to readGBps for one measurement) */
+  lowestReadGBps: number;
   copyGBps: number;
 }
 
@@ -61,13 +66,14 @@ export async function measureBandwidth(o: { workers?: number; bytesPerWorker?: n
       bestCopy = Math.min(bestCopy, await pass('copy'));
     }
     const total = workers * bytesPerWorker;
-    return { workers, bytesPerWorker, passes, measurements: 1, readGBps: total / bestRead / 1e9, copyGBps: (2 * total) / bestCopy / 1e9 };
+    const readGBps = total / bestRead / 1e9;
+    return { workers, bytesPerWorker, passes, measurements: 1, readGBps, lowestReadGBps: readGBps, copyGBps: (2 * total) / bestCopy / 1e9 };
   } finally {
     await Promise.all(pool.map((w) => w.terminate()));
   }
 }
 
-/** Two measurements of one run as one: the best pass of either (the same workers and sizes). */
+/** Two measurements of one run as one: the best pass of either, and the lower of their bests. */
 export function combineBandwidth(a: Bandwidth, b: Bandwidth): Bandwidth {
   if (a.workers !== b.workers || a.bytesPerWorker !== b.bytesPerWorker) throw new Error('bandwidth: only measurements of the same kind combine');
   return {
@@ -75,6 +81,7 @@ export function combineBandwidth(a: Bandwidth, b: Bandwidth): Bandwidth {
     passes: a.passes + b.passes,
     measurements: a.measurements + b.measurements,
     readGBps: Math.max(a.readGBps, b.readGBps),
+    lowestReadGBps: Math.min(a.lowestReadGBps, b.lowestReadGBps),
     copyGBps: Math.max(a.copyGBps, b.copyGBps),
   };
 }

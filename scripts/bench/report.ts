@@ -22,6 +22,8 @@ export interface BenchRow {
   peakRssBytes: number;
   /** weights + key + value bytes one decode step reads at this context */
   bytesPerToken: number;
+  /** read bandwidth measured around this row's run (the better of just before and just after), GB/s */
+  readGBps: number;
   /** bytesPerToken / (read bandwidth x seconds per token): the share of the memory-bound speed reached; null: bandwidth unknown */
   boundFraction: number | null;
   firstTokens: number[];
@@ -103,7 +105,8 @@ const ctxName = (n: number) => (n % 1024 === 0 ? `${n / 1024}k` : String(n));
 export function renderMarkdown(r: BenchReport, prunedRatio: number): string {
   const lines: string[] = [];
   lines.push(`Machine: ${r.machine.cpus} CPUs (${r.machine.cpuModel}), Node ${r.machine.node}, ${r.machine.threads} threads for both runtimes.`);
-  lines.push(`Memory bandwidth (${r.bandwidth.workers} workers, best of ${r.bandwidth.passes} passes measured at ${r.bandwidth.measurements} points of the run): read ${f(r.bandwidth.readGBps, 1)} GB/s, copy ${f(r.bandwidth.copyGBps, 1)} GB/s.`);
+  const b = r.bandwidth;
+  lines.push(`Memory bandwidth (${b.workers} workers), measured ${b.measurements} times, before and after each run: read ${f(b.lowestReadGBps, 1)} to ${f(b.readGBps, 1)} GB/s, best copy ${f(b.copyGBps, 1)} GB/s.`);
   if (r.gpu) lines.push(`GPU: ours on ${r.gpu.device}; GPU read bandwidth ${f(r.gpu.readGBps, 0)} GB/s (${r.gpu.source}), which the bandwidth bound below uses.`);
   lines.push('');
   lines.push('| model | context | runtime | weights / KV | prefill tok/s | decode ms/tok | key MB | value MB | peak RSS MB | bytes/token MB | bandwidth bound |');
@@ -124,7 +127,7 @@ export function renderMarkdown(r: BenchReport, prunedRatio: number): string {
     );
   }
   lines.push('');
-  lines.push('Decode vs llama.cpp = llama.cpp ms/token / ours at the same weight precision (F32 both, or int8 / Q8_0, int4 / Q4_0) and an F32 cache (> 1: ours faster). Bandwidth bound = bytes read per token / (read bandwidth x time per token).');
+  lines.push('Decode vs llama.cpp = llama.cpp ms/token / ours at the same weight precision (F32 both, or int8 / Q8_0, int4 / Q4_0) and an F32 cache (> 1: ours faster). Bandwidth bound = bytes read per token / (read bandwidth x time per token), with the bandwidth measured around that run (the better of just before and just after).');
   for (const n of r.notes) lines.push(`- ${n}`);
   for (const e of r.failures) lines.push(`- FAILED ${e.runtime} ${e.model} ${ctxName(e.context)}: ${e.error.split('\n')[0]}`);
   lines.push(`Total time: ${f(r.totalSeconds, 0)} s.`);
