@@ -8,7 +8,7 @@
 // Engine's own parts (Runner, KvCache, pruneAfterPrefill) in the Engine's order: chunked prefill
 // with full keys, then a copy of the cache that ThinK prunes, then decode of both caches with
 // their steps interleaved (ratio 0, ratio r, ratio 0, ...). Interleaving puts both ratios under the
-// same load: on a shared machine the memory bandwidth drifts by tens of percent within seconds,
+// same load: on a shared machine the memory bandwidth drifts by tens of percent within minutes,
 // which back-to-back runs would read as a speedup or a slowdown. Peak RSS is taken before the
 // copy, so it is the prefill's (shared by both ratios: its full-key cache sets it either way).
 import { DEFAULT_PREFILL_CHUNK, Engine } from '../../runtime/engine';
