@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import * as os from 'node:os';
 import * as vscode from 'vscode';
-import { DEFAULT_THINK, type Device, type ThinkSettings } from './protocol';
+import { DEFAULT_THINK, type Device, type LoadParams, type ThinkSettings } from './protocol';
 
 export const SECTION = 'thinkLens';
 
@@ -13,6 +13,8 @@ export interface ThinkLensConfig {
   /** Raw `thinkLens.model`: a model folder or a Hugging Face repo id ('' = none). */
   model: string;
   device: Device;
+  /** `thinkLens.weights`: the load's weight quantization (undefined: the file's weights, in float32). */
+  quantize: LoadParams['quantize'];
   think: Pick<ThinkSettings, 'ratio' | 'window' | 'recent'>;
   memoryBudgetMb: number;
   maxNewTokens: number;
@@ -32,6 +34,7 @@ export const DEFAULTS = {
 };
 
 const DEVICES: readonly Device[] = ['cpu', 'webgpu', 'cuda'];
+const WEIGHTS = ['float32', 'int8', 'int4'] as const;
 
 type Check = (v: number) => boolean;
 
@@ -59,10 +62,18 @@ export function readConfig(): ThinkLensConfig {
     problems.push(`${SECTION}.device = ${JSON.stringify(deviceRaw)} is invalid (one of ${DEVICES.join(', ')}); using ${DEFAULTS.device}.`);
   }
 
+  const weightsRaw = cfg.get<unknown>('weights');
+  let quantize: LoadParams['quantize'];
+  if (weightsRaw === 'int8' || weightsRaw === 'int4') quantize = weightsRaw;
+  else if (weightsRaw !== undefined && weightsRaw !== null && weightsRaw !== 'float32') {
+    problems.push(`${SECTION}.weights = ${JSON.stringify(weightsRaw)} is invalid (one of ${WEIGHTS.join(', ')}); using float32.`);
+  }
+
   const int = (v: number) => Number.isInteger(v);
   return {
     model,
     device,
+    quantize,
     think: {
       ratio: num(cfg, 'pruneRatio', DEFAULTS.pruneRatio, (v) => v >= 0 && v <= 0.95, 'a fraction in [0, 0.95]', problems),
       window: num(cfg, 'observationWindow', DEFAULTS.observationWindow, (v) => int(v) && v >= 1, 'an integer >= 1', problems),

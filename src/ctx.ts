@@ -200,12 +200,13 @@ export class Ctx implements vscode.Disposable {
 
   /**
    * The runtime with the configured model loaded (starting the runtime and loading as needed).
-   * A load is shared by concurrent callers; a changed model, device or ThinK setting reloads.
+   * A load is shared by concurrent callers; a changed model, device, weights or ThinK setting reloads.
    */
   async ensureModel(token?: vscode.CancellationToken): Promise<LoadedModel> {
     const dir = await this.modelDir();
     const think = { ...this.config.think };
-    const key = JSON.stringify({ dir, device: this.config.device, think });
+    const { device, quantize } = this.config;
+    const key = JSON.stringify({ dir, device, quantize, think });
     const client = await this.supervisor.client();
     if (this.loaded && this.loaded.client === client && !client.exit && this.loaded.key === key) return this.loaded;
     if (this.loading && this.loadingKey !== key) {
@@ -216,16 +217,16 @@ export class Ctx implements vscode.Disposable {
     if (!this.loading) {
       this.loadingKey = key;
       this.loading = (async () => {
-        this.log.info(`loading ${dir} on ${this.config.device} (prune ratio ${think.ratio}, window ${think.window}, recent ${think.recent})`);
+        this.log.info(`loading ${dir} on ${device}${quantize ? ` with ${quantize} weights` : ''} (prune ratio ${think.ratio}, window ${think.window}, recent ${think.recent})`);
         const load = await vscode.window.withProgress(
           { location: vscode.ProgressLocation.Window, title: `ThinK Lens: loading ${path.basename(dir)}` },
-          () => this.busy(() => client.request('load', { modelDir: dir, device: this.config.device, think }, token)),
+          () => this.busy(() => client.request('load', { modelDir: dir, device, quantize, think }, token)),
         );
         if (load.fallback) {
           this.log.warn(`device: ${load.fallback}`);
           void vscode.window.showWarningMessage(`ThinK Lens: ${load.fallback}`);
         }
-        this.log.info(`loaded ${load.model.architecture}, ${load.model.layers} layers, ${load.model.kvHeads} KV heads, context ${load.model.contextLength}, on ${load.device} in ${Math.round(load.loadMs)} ms`);
+        this.log.info(`loaded ${load.model.architecture}, ${load.model.layers} layers, ${load.model.kvHeads} KV heads, context ${load.model.contextLength}, ${load.model.quantize ?? 'float32'} weights, on ${load.device} in ${Math.round(load.loadMs)} ms`);
         this.loaded = { client, load, key };
         this.lastCache = undefined;
         this.changed();

@@ -64,7 +64,8 @@ export class InspectorView {
     if (rt?.model) {
       const m = rt.model;
       const think = rt.think ? ` · ratio ${Array.isArray(rt.think.ratio) ? 'per layer' : formatPercent(rt.think.ratio)}, window ${rt.think.window}, recent ${rt.think.recent}, flush ${rt.think.flush}` : '';
-      setStat('model', `${m.architecture} · ${m.layers} layers · ${m.kvHeads} KV heads · head_dim ${m.headDim}${rt.device ? ` · ${rt.device}` : ''}${think}`);
+      const weights = m.quantize ? ` · ${m.quantize} weights` : '';
+      setStat('model', `${m.architecture} · ${m.layers} layers · ${m.kvHeads} KV heads · head_dim ${m.headDim}${weights}${rt.device ? ` · ${rt.device}` : ''}${think}`);
     } else {
       setStat('model', rt ? 'No model loaded.' : 'Waiting for the runtime…');
     }

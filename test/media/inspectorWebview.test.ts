@@ -138,6 +138,9 @@ test('inspector: on WebGPU it shows what the cache keeps on the GPU and what it 
   const gpu = { residentBytes: 3 * 1024 * 1024 + 512 * 1024, hostBytesLastStep: 50562, uploads: 3, uploadedBytes: 9 * 1024 * 1024 };
   await view.dispatch([...session, { type: 'progress', progress: { ...last, cache: { ...last.cache, gpu } } }]);
   assert.equal(await stat(page, 'gpu'), `${formatBytes(gpu.residentBytes)} resident, ${formatBytes(gpu.hostBytesLastStep)} sent per step`);
+  // Quantized weights are named with the model.
+  await view.dispatch([{ ...stateMsg, model: { ...stateMsg.model!, quantize: 'int8' }, device: 'webgpu' }]);
+  assert.match((await stat(page, 'model')) ?? '', /^LlamaForCausalLM · 5 layers · 4 KV heads · head_dim 8 · int8 weights · webgpu · /);
   assert.deepEqual(view.errors, []);
   await page.close();
 });

@@ -26,7 +26,7 @@ test('package.json declares every command, the menus, the settings and limited u
   }
   assert.deepEqual(Object.keys(pkg.contributes.configuration.properties).sort(), [
     'thinkLens.device', 'thinkLens.maxNewTokens', 'thinkLens.memoryBudgetMb', 'thinkLens.model',
-    'thinkLens.observationWindow', 'thinkLens.pruneRatio', 'thinkLens.recent', 'thinkLens.temperature',
+    'thinkLens.observationWindow', 'thinkLens.pruneRatio', 'thinkLens.recent', 'thinkLens.temperature', 'thinkLens.weights',
   ]);
   assert.equal(pkg.capabilities.untrustedWorkspaces.supported, 'limited');
   assert.ok(pkg.capabilities.untrustedWorkspaces.restrictedConfigurations.includes('thinkLens.model'));

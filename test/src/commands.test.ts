@@ -186,6 +186,26 @@ test('Ask: context summary, streamed answer, done; a follow-up on unchanged file
   assert.match('messages' in sent[2].prompt ? sent[2].prompt.messages.at(-1)!.content : '', /\/\/ edited/);
 });
 
+test('Weights setting: int8 loads quantized weights; back to float32 reloads the file\'s weights', { skip: runtimeMissing }, async (t) => {
+  const h = await startExtension({ files: FILES, settings: { ...modelSettings, 'thinkLens.weights': 'int8' } });
+  t.after(() => h.close());
+  const ask = async (question: string, turns: number) => {
+    const done = vscode.commands.executeCommand('thinkLens.askAboutCodebase', question);
+    await until(() => mock.panels.length > 0);
+    if (turns === 1) answerPanel().webview.receive({ type: 'ready' });
+    await done;
+    await waitForTurnEnd(answerPanel(), turns);
+  };
+  await ask('What does parse do?', 1);
+  assert.equal(h.api.ctx.loadedModel?.model.quantize, 'int8');
+  const log = mock.outputChannels.find((c) => c.name === 'ThinK Lens')!;
+  assert.ok(log.lines.some((l) => /^loading .* with int8 weights/.test(l.message)), 'the load is logged with its weights');
+  assert.ok(log.lines.some((l) => /^loaded .*, int8 weights, on cpu/.test(l.message)), 'and so is the loaded model');
+  mock.setConfig('thinkLens.weights', 'float32');
+  await ask('And write?', 2);
+  assert.equal(h.api.ctx.loadedModel?.model.quantize, undefined, 'reloaded with the file\'s weights');
+});
+
 test('Open Cache Inspector after an answer shows that answer\'s cache figures and masks at once', { skip: runtimeMissing }, async (t) => {
   const h = await startExtension({ files: FILES, settings: modelSettings });
   t.after(() => h.close());
