@@ -19,7 +19,7 @@ import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { loadConfig } from '../runtime/config';
 import { openModel } from '../runtime/weights';
-import { combineBandwidth, measureBandwidth } from './bench/bandwidth';
+import { combineBandwidth, measureBandwidth, type Bandwidth } from './bench/bandwidth';
 import { runChild } from './bench/child';
 import { convertToGguf, type GgufFileType } from './bench/gguf';
 import type { GpuBandwidth, GpuBandwidthJob } from './bench/gpuBandwidth';
@@ -148,28 +148,21 @@ async function main(): Promise<void> {
   const rows: BenchRow[] = [];
 
   // Measured before the first run and after every run, so each run lies between two measurements;
-  // the better of the two bounds its decode (see bandwidth.ts). `pending`: the last run's rows.
-  const measureOnce = async () => {
+  // the better of the two bounds its decode (see bandwidth.ts). rowAfter[i]: the measurement that
+  // preceded rows[i]'s run.
+  const measurements: Bandwidth[] = [];
+  const rowAfter: number[] = [];
+  const measure = async () => {
     log('measuring memory bandwidth ...');
     const b = await measureBandwidth(args.quick ? { bytesPerWorker: 64 * 1024 * 1024, passes: 2 } : {});
     log(`read ${b.readGBps.toFixed(1)} GB/s, copy ${b.copyGBps.toFixed(1)} GB/s`);
-    return b;
-  };
-  let bandwidth = await measureOnce();
-  let before = bandwidth.readGBps;
-  let pending: BenchRow[] = [];
-  const measure = async () => {
-    const b = await measureOnce();
-    bandwidth = combineBandwidth(bandwidth, b);
-    for (const r of pending) r.readGBps = Math.max(r.readGBps, b.readGBps);
-    pending = [];
-    before = b.readGBps;
+    measurements.push(b);
   };
   const push = (r: Omit<BenchRow, 'readGBps' | 'boundFraction'>) => {
-    const row: BenchRow = { ...r, readGBps: before, boundFraction: null };
-    rows.push(row);
-    pending.push(row);
+    rows.push({ ...r, readGBps: 0, boundFraction: null });
+    rowAfter.push(measurements.length - 1);
   };
+  await measure();
   const gpu = args.device ? await gpuBandwidth(args, log) : undefined;
   if (gpu && gpu.readGBps === null) notes.push('no GPU bandwidth (pass --bandwidth-gbs): the bandwidth bound column is empty');
 
@@ -243,8 +236,13 @@ async function main(): Promise<void> {
       }
     }
   }
-  // The bandwidth decode is bound by: the GPU's for GPU runs, else the one measured around the run.
-  for (const r of rows) r.boundFraction = boundFraction(r.bytesPerToken, r.decodeMsPerToken, gpu ? gpu.readGBps : r.readGBps);
+  rows.forEach((r, i) => {
+    const [before, after] = [measurements[rowAfter[i]], measurements[rowAfter[i] + 1]];
+    r.readGBps = Math.max(before.readGBps, after.readGBps);
+    // The bandwidth decode is bound by: the GPU's for GPU runs, else the one measured around the run.
+    r.boundFraction = boundFraction(r.bytesPerToken, r.decodeMsPerToken, gpu ? gpu.readGBps : r.readGBps);
+  });
+  const bandwidth = measurements.reduce(combineBandwidth);
   if (rows.some((r) => r.method === 'shared-prefill'))
     notes.push(`from ${SHARED_PREFILL_FROM} tokens our two ratios share one prefill in one process: ThinK prunes a copy of the cache, then the two decode with their steps interleaved, under the same machine load; one peak RSS (the prefill's) for both`);
   if (args.quantize)

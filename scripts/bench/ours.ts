@@ -144,6 +144,7 @@ async function runSharedPrefill(job: OursJob): Promise<OursRun> {
       if (d.cache.masked && think.flush > 0 && d.cache.full > think.flush) d.cache.prune(d.cache.full - think.recent);
       d.ms += performance.now() - t;
     }
+  const weightBytesPerToken = decodeWeightBytes(job.modelDir, job.quantize);
   const stats = (d: typeof full): OursResult => {
     const c = d.cache.stats();
     return {
@@ -156,7 +157,7 @@ async function runSharedPrefill(job: OursJob): Promise<OursRun> {
       peakRssBytes,
       firstTokens: d.ids.slice(0, 4),
       loadMs,
-      weightBytesPerToken: decodeWeightBytes(job.modelDir, job.quantize),
+      weightBytesPerToken,
     };
   };
   const results = [{ ratio: 0, result: stats(full) }, { ratio: job.ratio, result: stats(thin) }];
