@@ -42,13 +42,24 @@ export class Workbench {
     return this.page.locator('.quick-input-widget');
   }
 
-  /** Opens the palette with focus taken back from any webview (keys typed there stay there). */
+  /**
+   * Opens the palette with focus taken back from any webview (keys typed there stay there). A key
+   * pressed while the workbench is busy (an editor just opening) can be dropped, so F1 is pressed
+   * again, up to three times, until the palette shows.
+   */
   private async openPalette(): Promise<void> {
-    await this.page.evaluate('document.activeElement instanceof HTMLElement && document.activeElement.blur()');
-    await this.page.keyboard.press('Escape');
-    // F1 is the palette's own binding and, unlike Ctrl+Shift+P, never reaches the browser.
-    await this.page.keyboard.press('F1');
-    await this.quickInput().waitFor({ state: 'visible', timeout: 15_000 });
+    for (let attempt = 1; ; attempt++) {
+      await this.page.evaluate('document.activeElement instanceof HTMLElement && document.activeElement.blur()');
+      await this.page.keyboard.press('Escape');
+      // F1 is the palette's own binding and, unlike Ctrl+Shift+P, never reaches the browser.
+      await this.page.keyboard.press('F1');
+      try {
+        await this.quickInput().waitFor({ state: 'visible', timeout: 5_000 });
+        return;
+      } catch (err) {
+        if (attempt === 3) throw err;
+      }
+    }
   }
 
   /**
