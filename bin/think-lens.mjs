@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `think-lens` command. In a source checkout it runs runtime/cli.ts through tsx (a dist/ left
+// The `think-lens` command. In a source checkout it runs runtime/cli/main.ts through tsx (a dist/ left
 // by an earlier build may be stale, so the sources win); in an installed package without sources
 // it runs the bundle, dist/cli.js. THINK_LENS_CLI=bundle forces the bundle.
 import { spawnSync } from 'node:child_process';
@@ -20,7 +20,7 @@ if (process.env.MALLOC_MMAP_THRESHOLD_ === undefined && process.platform === 'li
 }
 
 const require = createRequire(import.meta.url);
-const source = fileURLToPath(new URL('../runtime/cli.ts', import.meta.url));
+const source = fileURLToPath(new URL('../runtime/cli/main.ts', import.meta.url));
 const bundle = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 
 function tsxHook() {

@@ -6,7 +6,7 @@
 //   npx tsx scripts/bench-followup.ts
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Engine, type EngineHooks } from '../runtime/engine';
+import { Engine, type EngineHooks } from '../runtime/engine/engine';
 import { promptIds, randomSmolLM2 } from './bench/models';
 import { argmax, klDivergence } from './fidelity/metrics';
 

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Engine } from '../runtime/engine';
+import { Engine } from '../runtime/engine/engine';
 import { promptIds, randomSmolLM2 } from './bench/models';
 
 const root = resolve(__dirname, '..');

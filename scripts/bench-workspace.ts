@@ -9,10 +9,10 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Tokenizer } from '../runtime/tokenizer';
-import { packFiles, type TokenCounter } from '../src/pack';
-import { rankFiles } from '../src/rank';
-import { scanWorkspace } from '../src/workspaceScan';
+import { Tokenizer } from '../runtime/text/tokenizer';
+import { packFiles, type TokenCounter } from '../core/context/pack';
+import { rankFiles } from '../core/context/rank';
+import { scanWorkspace } from '../core/context/scan';
 
 const root = resolve(__dirname, '..');
 const SMOLLM2 = resolve(root, '../shared/models/smollm2-135m-instruct');

@@ -17,8 +17,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { loadConfig } from '../runtime/config';
-import { openModel } from '../runtime/weights';
+import { loadConfig } from '../runtime/model/config';
+import { openModel } from '../runtime/model/weights';
 import { combineBandwidth, measureBandwidth, type Bandwidth } from './bench/bandwidth';
 import { runChild } from './bench/child';
 import { convertToGguf, type GgufFileType } from './bench/gguf';

@@ -14,9 +14,9 @@ export const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 /** What gets bundled: source entry -> output file, both relative to the repository root. */
 export const nodeEntries = [
   { entry: 'src/main.ts', out: 'dist/extension.js' },
-  { entry: 'runtime/main.ts', out: 'dist/runtime.js' },
-  { entry: 'runtime/engineWorker.ts', out: 'dist/engineWorker.js' },
-  { entry: 'runtime/cli.ts', out: 'dist/cli.js' },
+  { entry: 'runtime/host/main.ts', out: 'dist/runtime.js' },
+  { entry: 'runtime/host/engineWorker.ts', out: 'dist/engineWorker.js' },
+  { entry: 'runtime/cli/main.ts', out: 'dist/cli.js' },
 ];
 
 export const externals = ['vscode', 'onnxruntime-node'];

@@ -10,8 +10,9 @@
 // links) in its token texts, one piece per recorded token. Needs ../shared/models/stories260k.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Engine } from '../runtime/engine';
-import type { AnswerInMessage, GenerateResult, InspectorInMessage, ProgressNotification, ThinkMasks } from '../src/protocol';
+import { Engine } from '../runtime/engine/engine';
+import type { GenerateResult, ProgressNotification, ThinkMasks } from '../core/protocol/rpc';
+import type { AnswerInMessage, InspectorInMessage } from '../core/protocol/webview';
 
 const root = resolve(__dirname, '..');
 const modelDir = resolve(root, '../shared/models/stories260k');

@@ -5,7 +5,8 @@
 
 import { randomUUID } from 'node:crypto';
 import * as vscode from 'vscode';
-import type { AnswerInMessage, GenerateParams, GenerateResult } from './protocol';
+import type { GenerateParams, GenerateResult } from '../core/protocol/rpc';
+import type { AnswerInMessage } from '../core/protocol/webview';
 import type { Ctx, LoadedModel } from './ctx';
 
 /** Where a generation's messages go (an Answer panel, or nowhere for intermediate chunk summaries). */

@@ -1,6 +1,6 @@
 // Finds how to start the runtime process. Packaged (the VSIX): `dist/runtime.js`, run by the
 // editor's own executable as plain Node (ELECTRON_RUN_AS_NODE=1), so users need no Node install.
-// Source tree (tests, extension development): `runtime/main.ts` through tsx.
+// Source tree (tests, extension development): `runtime/host/main.ts` through tsx.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -29,7 +29,7 @@ export class RuntimeNotFoundError extends Error {
   constructor(extensionPath: string) {
     super(
       `ThinK Lens runtime not found: neither ${path.join(extensionPath, 'dist', 'runtime.js')} (packaged) ` +
-        `nor ${path.join(extensionPath, 'runtime', 'main.ts')} (source tree) exists. Reinstall the extension.`,
+        `nor ${path.join(extensionPath, 'runtime', 'host', 'main.ts')} (source tree) exists. Reinstall the extension.`,
     );
     this.name = 'RuntimeNotFoundError';
   }
@@ -44,7 +44,7 @@ export function findRuntime(extensionPath: string, deps: BootstrapDeps = {}): Ru
   // once (the default dynamic threshold keeps them in the heap, so RSS would not show the saving).
   const env: NodeJS.ProcessEnv = { MALLOC_MMAP_THRESHOLD_: '131072', ...(deps.env ?? process.env), ELECTRON_RUN_AS_NODE: '1' };
   const bundled = path.join(extensionPath, 'dist', 'runtime.js');
-  const source = path.join(extensionPath, 'runtime', 'main.ts');
+  const source = path.join(extensionPath, 'runtime', 'host', 'main.ts');
   const fromBundle = (): RuntimeLaunch => ({ command: execPath, args: [bundled], cwd: extensionPath, env, description: `bundled runtime ${bundled}` });
   // `--import tsx` is resolved from cwd, the extension folder, where tsx is a devDependency.
   const fromSource = (): RuntimeLaunch => ({ command: execPath, args: ['--import', 'tsx', source], cwd: extensionPath, env, description: `source runtime ${source} (tsx)` });

@@ -5,7 +5,8 @@
 import * as path from 'node:path';
 import * as os from 'node:os';
 import * as vscode from 'vscode';
-import { DEFAULT_THINK, type Device, type LoadParams, type ThinkSettings } from './protocol';
+import type { LoadParams } from '../core/protocol/rpc';
+import { DEFAULT_THINK, type Device, type ThinkSettings } from '../core/protocol/settings';
 
 export const SECTION = 'thinkLens';
 

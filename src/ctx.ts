@@ -3,7 +3,8 @@
 
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { CacheStats, InspectorInMessage, LoadResult, MasksNotification, ProgressNotification, RuntimeState, TokenNotification } from './protocol';
+import type { CacheStats, LoadResult, MasksNotification, ProgressNotification, TokenNotification } from '../core/protocol/rpc';
+import type { InspectorInMessage, RuntimeState } from '../core/protocol/webview';
 import { findRuntime, type RuntimeLaunch } from './bootstrap';
 import { readConfig, resolveModelSource, SECTION, type ModelSource, type ThinkLensConfig } from './config';
 import { checkModelFolder, describeProblems } from './modelFolder';

@@ -1,11 +1,11 @@
-// One runtime child process and the JSON-RPC connection over its stdio. Typed by src/protocol.ts.
+// One runtime child process and the JSON-RPC connection over its stdio. Typed by core/protocol.
 // It knows nothing about restarts (src/supervisor.ts does that): when the child exits, every pending
 // request fails with RuntimeExitedError and `onExit` fires once.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as rpc from 'vscode-jsonrpc/node';
 import * as vscode from 'vscode';
-import type { RpcNotifications, RpcRequests } from './protocol';
+import type { RpcNotifications, RpcRequests } from '../core/protocol/rpc';
 import type { RuntimeLaunch } from './bootstrap';
 
 /** The part of a LogOutputChannel the client writes to. */

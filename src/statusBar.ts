@@ -2,7 +2,8 @@
 // keys. Clicking it opens the Cache Inspector (or, with no model, Select Model Folder).
 
 import * as vscode from 'vscode';
-import type { CacheStats, RuntimeState } from './protocol';
+import type { CacheStats } from '../core/protocol/rpc';
+import type { RuntimeState } from '../core/protocol/webview';
 
 export interface StatusView {
   state: RuntimeState;

@@ -5,7 +5,7 @@
 // tests can place crashes in time without waiting.
 
 import * as vscode from 'vscode';
-import type { RuntimeState } from './protocol';
+import type { RuntimeState } from '../core/protocol/webview';
 import type { RuntimeLaunch } from './bootstrap';
 import { RuntimeClient, describeExit, type ExitInfo, type RuntimeLog } from './runtimeClient';
 

@@ -4,11 +4,11 @@
 // all, not even the file list: untrusted content must not reach the model unasked.
 
 import * as vscode from 'vscode';
-import { chunkText, type TextChunk } from './chunkText';
-import { packFiles, type TokenCounter } from './pack';
-import type { ContextSummary } from './protocol';
-import { rankFiles } from './rank';
-import { scanWorkspace, type ExcludeSettings, type FileSkipReason, type DirSkipReason, type ScannedFile } from './workspaceScan';
+import { chunkText, type TextChunk } from '../core/context/chunkText';
+import { packFiles, type TokenCounter } from '../core/context/pack';
+import type { ContextSummary } from '../core/protocol/webview';
+import { rankFiles } from '../core/context/rank';
+import { scanWorkspace, type ExcludeSettings, type FileSkipReason, type DirSkipReason, type ScannedFile } from '../core/context/scan';
 
 export interface WorkspaceContextRequest {
   question: string;

@@ -1,7 +1,7 @@
-// Answer panel webview entry. Speaks only the typed protocol of src/protocol.ts: it receives
+// Answer panel webview entry. Speaks only the typed protocol of core/protocol: it receives
 // AnswerInMessage from the host and posts AnswerOutMessage back.
 
-import type { AnswerInMessage, AnswerOutMessage } from '../../src/protocol';
+import type { AnswerInMessage, AnswerOutMessage } from '../../core/protocol/webview';
 import { byId } from '../shared/element';
 import { onHostMessage, vscodeApi } from '../shared/vscodeApi';
 import { type AnswerState, applyAnswerMessage, EMPTY_ANSWER_STATE } from './model';

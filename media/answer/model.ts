@@ -1,7 +1,8 @@
 // The Answer panel's state, and how each host message changes it. Pure (no DOM), so the
 // transitions are unit-tested in Node; the view only draws what this holds.
 
-import type { AnswerInMessage, CacheStats, ContextSummary, FinishReason, ProgressNotification, ThinkMasks, Timings } from '../../src/protocol';
+import type { CacheStats, FinishReason, ProgressNotification, ThinkMasks, Timings } from '../../core/protocol/rpc';
+import type { AnswerInMessage, ContextSummary } from '../../core/protocol/webview';
 
 export type TurnStatus = 'waiting' | 'prefill' | 'decode' | 'done' | 'stopped' | 'error';
 

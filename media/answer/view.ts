@@ -2,11 +2,12 @@
 // a toolbar with the Stop button, the follow-up box, and a sidebar with what went into the prompt,
 // the live cache size, the pruning ratio and a compact per-head mask view.
 
-import type { CacheStats, ContextSummary, ThinkMasks } from '../../src/protocol';
+import type { CacheStats, ThinkMasks } from '../../core/protocol/rpc';
+import type { ContextSummary } from '../../core/protocol/webview';
 import { byId, el, replaceChildren, setStat, stat } from '../shared/element';
 import { renderMaskHeatmap } from '../shared/maskHeatmap';
 import { morphChildren } from '../shared/morph';
-import { formatBytes, formatCount, formatDuration, formatPercent, formatRate } from '../shared/numberFormat';
+import { formatBytes, formatCount, formatDuration, formatPercent, formatRate } from '../../core/numberFormat';
 import { renderMarkdown } from './markdown';
 import { type AnswerState, isRunning, type Turn } from './model';
 

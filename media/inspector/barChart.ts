@@ -1,6 +1,6 @@
 // One KV head's channel scores as a bar chart (the quantity ThinK ranks), kept channels marked.
 
-import type { HeadMask } from '../../src/protocol';
+import type { HeadMask } from '../../core/protocol/rpc';
 import { el } from '../shared/element';
 
 export function renderChannelChart(mask: HeadMask, layer: number, head: number): HTMLElement {

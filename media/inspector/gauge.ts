@@ -2,7 +2,7 @@
 // tick where an unpruned cache of the same tokens would reach.
 
 import { el } from '../shared/element';
-import { formatBytes, formatPercent } from '../shared/numberFormat';
+import { formatBytes, formatPercent } from '../../core/numberFormat';
 
 export interface GaugeInput {
   usedBytes: number;

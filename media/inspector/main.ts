@@ -1,7 +1,7 @@
 // Cache Inspector webview entry. Receives InspectorInMessage, posts InspectorOutMessage, and keeps
 // its state in VS Code's webview state (InspectorPersistedState) so a reload restores it.
 
-import type { InspectorInMessage, InspectorOutMessage, InspectorPersistedState } from '../../src/protocol';
+import type { InspectorInMessage, InspectorOutMessage, InspectorPersistedState } from '../../core/protocol/webview';
 import { byId } from '../shared/element';
 import type { HeadRef } from '../shared/maskHeatmap';
 import { onHostMessage, vscodeApi } from '../shared/vscodeApi';

@@ -1,7 +1,8 @@
 // The Cache Inspector's state, how host messages change it, and what it persists with setState so
 // that it comes back as it was after a reload. Pure (no DOM): unit-tested in Node.
 
-import type { InspectorInMessage, InspectorPersistedState, ProgressNotification, ThinkMasks } from '../../src/protocol';
+import type { ProgressNotification, ThinkMasks } from '../../core/protocol/rpc';
+import type { InspectorInMessage, InspectorPersistedState } from '../../core/protocol/webview';
 import type { HeadRef } from '../shared/maskHeatmap';
 
 export type RuntimeMessage = Extract<InspectorInMessage, { type: 'state' }>;

@@ -1,10 +1,10 @@
 // The Cache Inspector's DOM: runtime line, cache figures, memory-budget gauge, prefill/decode
 // progress, the layer x KV-head heatmap and the selected head's channel chart.
 
-import type { CacheStats, ProgressNotification } from '../../src/protocol';
+import type { CacheStats, ProgressNotification } from '../../core/protocol/rpc';
 import { byId, el, replaceChildren, setStat, stat } from '../shared/element';
 import { type HeadRef, renderMaskHeatmap } from '../shared/maskHeatmap';
-import { formatBytes, formatCount, formatPercent, formatRate } from '../shared/numberFormat';
+import { formatBytes, formatCount, formatPercent, formatRate } from '../../core/numberFormat';
 import { renderChannelChart } from './barChart';
 import { renderBudgetGauge } from './gauge';
 import type { InspectorState } from './model';

@@ -2,7 +2,7 @@
 // fraction of key channels kept. The Cache Inspector shows it large and clickable; the Answer panel
 // shows a compact, read-only copy beside the answer.
 
-import type { ThinkMasks } from '../../src/protocol';
+import type { ThinkMasks } from '../../core/protocol/rpc';
 import { el } from './element';
 
 export interface HeadRef {

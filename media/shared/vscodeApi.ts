@@ -1,5 +1,5 @@
 // A typed view of the API VS Code injects into webviews. Webview code never imports 'vscode';
-// this is its only channel to the extension host, typed with the messages of src/protocol.ts.
+// this is its only channel to the extension host, typed with the messages of core/protocol.
 
 export interface VsCodeApi<Out, State> {
   postMessage(message: Out): void;

@@ -3,8 +3,8 @@
 // feeds the past as per-(layer, KV head) prefix views and gets back only the new tokens' K/V.
 // Shapes: S new tokens, D head_dim, G = query heads per KV head, R rows that need logits, W rows
 // whose queries come back (observation window); the cache tiers are described in kvcache.ts.
-import { quantizeBlockwise, type QuantizedWeight, type WeightBits } from '../quantize';
-import { readTensor, readTensorBytes, type ModelWeights, type TensorRef } from '../weights';
+import { quantizeBlockwise, type QuantizedWeight, type WeightBits } from '../model/quantize';
+import { readTensor, readTensorBytes, type ModelWeights, type TensorRef } from '../model/weights';
 import { AttentionOps, compressedAttention, thinkAttention } from './attention';
 import { GraphBuilder, type Elem } from './onnx';
 

@@ -2,7 +2,7 @@
 // every cached token, per layer and KV head (docs/compression.md §1), for token eviction and
 // value-channel scores. Shapes: w window rows, n cached tokens, G query heads per KV head.
 //   a[t] = sum over the group's heads and the window rows of softmax(q . k^T / sqrt(D) + mask)[t]
-import type { ModelConfig } from '../config';
+import type { ModelConfig } from '../model/config';
 import { AttentionOps } from './attention';
 import { GraphBuilder } from './onnx';
 

@@ -12,9 +12,9 @@
 // p * D/2 + i moves to 2i + p); 'qwen2' uses the half-rotation layout and keeps rows as they are.
 import { closeSync, openSync, readFileSync, renameSync, writeSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ModelConfig } from '../../runtime/config';
-import { floatToHalf } from '../../runtime/safetensors';
-import { openModel, readTensor, type TensorRef } from '../../runtime/weights';
+import type { ModelConfig } from '../../runtime/model/config';
+import { floatToHalf } from '../../runtime/model/safetensors';
+import { openModel, readTensor, type TensorRef } from '../../runtime/model/weights';
 
 export type GgufFileType = 'F32' | 'F16' | 'Q8_0' | 'Q4_0';
 

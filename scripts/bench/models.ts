@@ -3,7 +3,7 @@
 // A stamp file records what was written, so a changed shape or seed rewrites the folder.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeRandomModel } from '../../runtime/makeRandom';
+import { makeRandomModel } from '../../runtime/model/makeRandom';
 import { convertToGguf, type GgufFileType } from './gguf';
 
 export interface BenchModelSpec {

@@ -11,14 +11,14 @@
 // same load: on a shared machine the memory bandwidth drifts by tens of percent within minutes,
 // which back-to-back runs would read as a speedup or a slowdown. Peak RSS is taken before the
 // copy, so it is the prefill's (shared by both ratios: its full-key cache sets it either way).
-import { DEFAULT_PREFILL_CHUNK, Engine } from '../../runtime/engine';
-import { KvCache } from '../../runtime/kvcache';
+import { DEFAULT_PREFILL_CHUNK, Engine } from '../../runtime/engine/engine';
+import { KvCache } from '../../runtime/cache/kvcache';
 import { buildModelGraph } from '../../runtime/graph/model';
-import { Runner } from '../../runtime/runner';
-import { openSession } from '../../runtime/session';
-import { pruneAfterPrefill } from '../../runtime/think';
-import { openModel } from '../../runtime/weights';
-import { DEFAULT_THINK, type Device } from '../../src/protocol';
+import { Runner } from '../../runtime/engine/runner';
+import { openSession } from '../../runtime/engine/session';
+import { pruneAfterPrefill } from '../../runtime/cache/think';
+import { openModel } from '../../runtime/model/weights';
+import { DEFAULT_THINK, type Device } from '../../core/protocol/settings';
 import { argmax } from '../fidelity/metrics';
 import { childMain, isEntry, peakMemory } from './child';
 

@@ -2,9 +2,9 @@
 // through each method with the real engine, and tallies agreement, KL and bytes per token.
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { Engine } from '../../runtime/engine';
-import type { CacheStats } from '../../src/protocol';
-import { Tokenizer } from '../../runtime/tokenizer';
+import { Engine } from '../../runtime/engine/engine';
+import type { CacheStats } from '../../core/protocol/rpc';
+import { Tokenizer } from '../../runtime/text/tokenizer';
 import { FidelityTally } from './metrics';
 import { UNPRUNED, fidelityMethods, type FidelityMethod } from './methods';
 import type { FidelityReport, FidelityRow } from './report';

@@ -1,6 +1,6 @@
 // The methods and combinations the fidelity report compares against the unpruned cache. Token
 // budgets scale with the prompt (fractions of it), so the same list bites on any model's inputs.
-import type { CompressionSettings, ThinkSettings } from '../../src/protocol';
+import type { CompressionSettings, ThinkSettings } from '../../core/protocol/settings';
 
 export interface FidelityMethod {
   /** Curve the point belongs to in the plot. */

@@ -10,8 +10,9 @@
 
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { ContextSummary, GenerateParams, LoadResult } from '../protocol';
-import { RpcErrors } from '../protocol';
+import type { GenerateParams, LoadResult } from '../../core/protocol/rpc';
+import type { ContextSummary } from '../../core/protocol/webview';
+import { RpcErrors } from '../../core/protocol/rpc';
 import type { Ctx, LoadedModel } from '../ctx';
 import type { ThinkLensConfig } from '../config';
 import { AnswerPanel } from '../panels/answerPanel';
@@ -19,8 +20,8 @@ import { nextTurn, streamGenerate } from '../answerStream';
 import { stampFiles, unchangedSince, type FileStamp } from '../contextFingerprint';
 import { RuntimeExitedError, RuntimeRequestError } from '../runtimeClient';
 import { gatherWorkspaceContext } from '../workspaceContext';
-import { tokenBudget } from '../budget';
-import { firstTurnMessages, overheadText, TEMPLATE_OVERHEAD_TOKENS } from '../askPrompt';
+import { tokenBudget } from '../../core/context/budget';
+import { firstTurnMessages, overheadText, TEMPLATE_OVERHEAD_TOKENS } from '../../core/context/prompt';
 
 /** The workspace context for one question (built by src/workspaceContext.ts). */
 export interface AskContext {

@@ -1,9 +1,9 @@
 // "ThinK Lens: Download Model": fetches a Hub repository into the extension's global storage
-// (runtime/hub.ts: resumable, every file checked against the Hub's hashes), with a cancellable
+// (core/hub.ts: resumable, every file checked against the Hub's hashes), with a cancellable
 // progress notification, then points `thinkLens.model` at the repo id. Offline, it says so and
 // offers Select Model Folder instead.
 import * as vscode from 'vscode';
-import { downloadModel, DownloadCancelledError, HubOfflineError, type DownloadProgress } from '../../runtime/hub';
+import { downloadModel, DownloadCancelledError, HubOfflineError, type DownloadProgress } from '../../core/hub';
 import { hubModelDir, isHubRepoId, SECTION } from '../config';
 import { SELECT_MODEL_ACTION, type Ctx } from '../ctx';
 import { formatBytes } from '../statusBar';

@@ -1,19 +1,19 @@
 // "ThinK Lens: Summarize File": the explorer's selected file, or the active editor's file (only the
 // selection, when there is one). Text that fits the token budget is summarized in one request;
-// longer text is split into line-aligned chunks (src/chunkText.ts), each summarized, and the
+// longer text is split into line-aligned chunks (core/context/chunkText.ts), each summarized, and the
 // partial summaries are combined (in groups, repeatedly, if they do not fit together). Progress is
 // a cancellable notification; the panel's Stop button cancels too. The final summary streams into
 // the Answer panel.
 
 import * as vscode from 'vscode';
-import type { AnswerInMessage } from '../protocol';
+import type { AnswerInMessage } from '../../core/protocol/webview';
 import type { Ctx, LoadedModel } from '../ctx';
 import { AnswerPanel } from '../panels/answerPanel';
 import { nextTurn, streamGenerate } from '../answerStream';
-import { chunkText, type TextChunk } from '../chunkText';
+import { chunkText, type TextChunk } from '../../core/context/chunkText';
 import { abortSignalFor, documentChunks } from '../workspaceContext';
-import { tokenBudget } from '../budget';
-import { TEMPLATE_OVERHEAD_TOKENS } from '../askPrompt';
+import { tokenBudget } from '../../core/context/budget';
+import { TEMPLATE_OVERHEAD_TOKENS } from '../../core/context/prompt';
 
 export const SUMMARY_SYSTEM =
   'You summarize source files for a developer. Say what the code is for, its main parts and how they fit together, ' +

@@ -18,7 +18,7 @@
 // is complete when the user comes back.
 
 import * as vscode from 'vscode';
-import type { AnswerInMessage, AnswerOutMessage } from '../protocol';
+import type { AnswerInMessage, AnswerOutMessage } from '../../core/protocol/webview';
 import { isRecord, PanelChannel } from './panelChannel';
 import { buildWebviewHtml, webviewOptions } from './webviewHtml';
 

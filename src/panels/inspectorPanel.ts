@@ -15,7 +15,7 @@
 // package.json needs "onWebviewPanel:thinkLens.cacheInspector" in activationEvents for the restore.
 
 import * as vscode from 'vscode';
-import type { InspectorInMessage, InspectorOutMessage } from '../protocol';
+import type { InspectorInMessage, InspectorOutMessage } from '../../core/protocol/webview';
 import { isIndex, isRecord, PanelChannel } from './panelChannel';
 import { buildWebviewHtml, webviewOptions } from './webviewHtml';
 

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { applyAnswerMessage, type AnswerState, EMPTY_ANSWER_STATE, isRunning } from '../../media/answer/model';
-import type { AnswerInMessage } from '../../src/protocol';
+import type { AnswerInMessage } from '../../core/protocol/webview';
 import { loadFixture } from '../support/webviewHarness';
 
 const fixture = loadFixture<AnswerInMessage>('answer-session');

@@ -3,8 +3,9 @@
 // mask view, Stop and follow-up messages, and the CSP the page runs under.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { formatBytes, formatPercent } from '../../media/shared/numberFormat';
-import type { AnswerInMessage, ThinkMasks } from '../../src/protocol';
+import { formatBytes, formatPercent } from '../../core/numberFormat';
+import type { ThinkMasks } from '../../core/protocol/rpc';
+import type { AnswerInMessage } from '../../core/protocol/webview';
 import { loadFixture, openWebview, useChromium } from '../support/webviewHarness';
 
 const chromium = useChromium({ before, after });

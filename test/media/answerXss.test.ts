@@ -3,7 +3,7 @@
 // panel renders them in real Chromium and each must stay inert text.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { AnswerInMessage } from '../../src/protocol';
+import type { AnswerInMessage } from '../../core/protocol/webview';
 import { loadFixture, openWebview, useChromium } from '../support/webviewHarness';
 
 const chromium = useChromium({ before, after });

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { applyInspectorMessage, EMPTY_INSPECTOR_STATE, fromPersisted, type InspectorState, selectHead, toPersisted } from '../../media/inspector/model';
-import type { InspectorInMessage } from '../../src/protocol';
+import type { InspectorInMessage } from '../../core/protocol/webview';
 import { loadFixture } from '../support/webviewHarness';
 
 const session = loadFixture<InspectorInMessage>('inspector-session').messages;

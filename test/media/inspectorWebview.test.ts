@@ -5,8 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { formatBytes, formatPercent } from '../../media/shared/numberFormat';
-import type { InspectorInMessage, ProgressNotification, ThinkMasks } from '../../src/protocol';
+import { formatBytes, formatPercent } from '../../core/numberFormat';
+import type { ProgressNotification, ThinkMasks } from '../../core/protocol/rpc';
+import type { InspectorInMessage } from '../../core/protocol/webview';
 import { loadFixture, openWebview, useChromium } from '../support/webviewHarness';
 
 const chromium = useChromium({ before, after });

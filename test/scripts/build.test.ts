@@ -20,7 +20,7 @@ test('build fails naming every missing entry instead of shipping a partial dist/
   try {
     writeFileSync(path.join(root, 'package.json'), '{"name":"x"}');
     await assert.rejects(build({ root, log: () => undefined }), (err: Error) => {
-      for (const entry of ['src/main.ts', 'runtime/main.ts', 'runtime/engineWorker.ts', 'runtime/cli.ts', 'scripts/build-webviews.mjs']) {
+      for (const entry of ['src/main.ts', 'runtime/host/main.ts', 'runtime/host/engineWorker.ts', 'runtime/cli/main.ts', 'scripts/build-webviews.mjs']) {
         assert.ok(err.message.includes(entry), `message does not name ${entry}: ${err.message}`);
       }
       return true;

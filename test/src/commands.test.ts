@@ -9,7 +9,8 @@ import { mock, Uri, Selection, type MockWebviewPanel } from '../support/vscode';
 import { startExtension, type Harness } from '../support/extensionHarness';
 import { HubServer } from '../support/hubServer';
 import { realRuntimeMissing, STORIES_DIR, until } from '../support/runtimeLaunch';
-import type { AnswerInMessage, GenerateParams } from '../../src/protocol';
+import type { GenerateParams } from '../../core/protocol/rpc';
+import type { AnswerInMessage } from '../../core/protocol/webview';
 
 const runtimeMissing = realRuntimeMissing();
 const storiesMissing = fs.existsSync(STORIES_DIR) ? undefined : `model folder not found: ${STORIES_DIR}`;

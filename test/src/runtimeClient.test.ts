@@ -1,11 +1,11 @@
-// src/runtimeClient.ts against the real runtime process (runtime/main.ts through tsx) with the real
+// src/runtimeClient.ts against the real runtime process (runtime/host/main.ts through tsx) with the real
 // stories260k model: typed requests, streamed notifications, cancellation reaching the runtime,
 // error codes, and a process killed in the middle of an answer.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { CancellationTokenSource, CancellationError, mock, window } from '../support/vscode';
 import { RuntimeClient, RuntimeExitedError, RuntimeRequestError } from '../../src/runtimeClient';
-import { RpcErrors } from '../../src/protocol';
+import { RpcErrors } from '../../core/protocol/rpc';
 import { isAlive, realRuntimeLaunch, realRuntimeMissing, STORIES_DIR, until } from '../support/runtimeLaunch';
 
 const missing = realRuntimeMissing();

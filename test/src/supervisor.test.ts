@@ -6,7 +6,7 @@ import { test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { mock, window } from '../support/vscode';
 import { Supervisor, RuntimeFailedError, RESTART_ACTION } from '../../src/supervisor';
-import type { RuntimeState } from '../../src/protocol';
+import type { RuntimeState } from '../../core/protocol/webview';
 import { crashyLaunch, isAlive, until } from '../support/runtimeLaunch';
 
 beforeEach(() => mock.reset());

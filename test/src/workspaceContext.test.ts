@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, beforeEach, mock as nodeMock, test } from 'node:test';
 import { documentChunks, gatherWorkspaceContext } from '../../src/workspaceContext';
-import type { TokenCounter } from '../../src/pack';
+import type { TokenCounter } from '../../core/context/pack';
 import { CancellationError, CancellationTokenSource, mock, workspace } from '../support/vscode';
 
 // The module object itself (not an import namespace copy), so spies see the adapter's calls.

@@ -2,7 +2,7 @@
 // (reference.ts) and its unit tests. Deliberately independent of runtime/evict.ts, kivi.ts and
 // valuePrune.ts (only the float16 rounding is shared, from safetensors.ts), so exactness tests
 // compare two separate readings of the document.
-import { floatToHalf } from '../../runtime/safetensors';
+import { floatToHalf } from '../../runtime/model/safetensors';
 
 /** Tokens per KIVI key group (and the size a compressed-token group must reach to be quantized). */
 export const KIVI_GROUP = 32;

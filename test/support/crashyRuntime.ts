@@ -3,7 +3,7 @@
 // runtime four or five times would be slow. It is a real child process speaking real vscode-jsonrpc
 // over stdio: it answers `stats` (as a runtime with no model loaded) and exits with the requested
 // code on the test-only `crash` request. Everything else about the runtime is tested against the
-// real runtime/main.ts.
+// real runtime/host/main.ts.
 import * as rpc from 'vscode-jsonrpc/node';
 
 const connection = rpc.createMessageConnection(new rpc.StreamMessageReader(process.stdin), new rpc.StreamMessageWriter(process.stdout));

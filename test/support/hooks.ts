@@ -1,6 +1,6 @@
 // EngineHooks that record what the engine streams, with a cancel switch the test can flip.
-import type { MasksNotification, ProgressNotification, TokenNotification } from '../../src/protocol';
-import type { EngineHooks } from '../../runtime/engine';
+import type { MasksNotification, ProgressNotification, TokenNotification } from '../../core/protocol/rpc';
+import type { EngineHooks } from '../../runtime/engine/engine';
 
 export interface RecordingHooks extends EngineHooks {
   text: string;

@@ -1,7 +1,7 @@
 // Where the shared real models live (../shared/models from the repo root), and a silent log.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { LogFn } from '../../runtime/session';
+import type { LogFn } from '../../runtime/engine/session';
 
 export const SHARED_MODELS = resolve(__dirname, '../../../shared/models');
 export const STORIES = resolve(SHARED_MODELS, 'stories260k');

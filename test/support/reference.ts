@@ -25,9 +25,9 @@
 //    all value channels" is read as: while they are not yet flushed.
 // Dropped channels, evicted tokens and quantization are all materialized in the cached rows
 // (zeros, removal, dequantized values), so attention itself stays the plain loop.
-import type { ModelConfig } from '../../runtime/config';
-import { ropeInvFreq } from '../../runtime/rope';
-import { readTensor64, type ModelWeights, type TensorRef } from '../../runtime/weights';
+import type { ModelConfig } from '../../runtime/model/config';
+import { ropeInvFreq } from '../../runtime/graph/rope';
+import { readTensor64, type ModelWeights, type TensorRef } from '../../runtime/model/weights';
 import {
   KIVI_GROUP,
   h2oSelect,

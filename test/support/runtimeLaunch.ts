@@ -1,4 +1,4 @@
-// How extension tests start runtime processes: the real runtime (runtime/main.ts through tsx,
+// How extension tests start runtime processes: the real runtime (runtime/host/main.ts through tsx,
 // exactly what src/bootstrap.ts picks in a source checkout) or the crashy stand-in that only the
 // supervisor's restart-policy tests use.
 import * as fs from 'node:fs';
@@ -13,9 +13,9 @@ export function crashyLaunch(): RuntimeLaunch {
   return { command: process.execPath, args: ['--import', 'tsx', file], cwd: repoRoot, env: { ...process.env }, description: `crashy test runtime ${file}` };
 }
 
-/** The real runtime from the source tree, or undefined while runtime/main.ts does not exist. */
+/** The real runtime from the source tree, or undefined while runtime/host/main.ts does not exist. */
 export function realRuntimeLaunch(): RuntimeLaunch | undefined {
-  if (!fs.existsSync(path.join(repoRoot, 'runtime/main.ts'))) return undefined;
+  if (!fs.existsSync(path.join(repoRoot, 'runtime/host/main.ts'))) return undefined;
   return findRuntime(repoRoot, { prefer: 'source' });
 }
 
@@ -40,7 +40,7 @@ export const STORIES_DIR = path.resolve(repoRoot, '../shared/models/stories260k'
 
 /** Why a test that needs the real runtime and stories260k cannot run here, or undefined if it can. */
 export function realRuntimeMissing(): string | undefined {
-  if (!fs.existsSync(path.join(repoRoot, 'runtime/main.ts'))) return 'runtime/main.ts not found: the real runtime is not in this tree';
+  if (!fs.existsSync(path.join(repoRoot, 'runtime/host/main.ts'))) return 'runtime/host/main.ts not found: the real runtime is not in this tree';
   if (!fs.existsSync(path.join(STORIES_DIR, 'config.json'))) return `model folder not found: ${STORIES_DIR}`;
   return undefined;
 }

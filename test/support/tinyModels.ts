@@ -2,8 +2,8 @@
 // engine tests exercise the same loading path as real models. Shapes are tiny (fast float64
 // reference) and the weight std is large enough that greedy choices are well separated, so a
 // float32 engine and the float64 reference pick the same tokens.
-import { makeRandomModel } from '../../runtime/makeRandom';
-import type { DType } from '../../runtime/weights';
+import { makeRandomModel } from '../../runtime/model/makeRandom';
+import type { DType } from '../../runtime/model/weights';
 
 export type TinyVariant = 'llama' | 'llama-tied' | 'llama3-rope' | 'qwen2' | 'mistral' | 'llama-headdim';
 

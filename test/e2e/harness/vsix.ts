@@ -21,7 +21,7 @@ function newestSource(): { file: string; mtimeMs: number } {
       newest = { file: path.relative(repoRoot, p), mtimeMs: st.mtimeMs };
     }
   };
-  for (const p of ['src', 'runtime', 'media', 'scripts', 'package.json', '.vscodeignore']) {
+  for (const p of ['core', 'src', 'runtime', 'media', 'scripts', 'package.json', '.vscodeignore']) {
     if (existsSync(path.join(repoRoot, p))) visit(path.join(repoRoot, p));
   }
   return newest;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { QK, convertToGguf, permuteRotaryRows, quantizeQ4_0, quantizeQ8_0, readVocab } from '../../../scripts/bench/gguf';
-import { halfToFloat } from '../../../runtime/safetensors';
+import { halfToFloat } from '../../../runtime/model/safetensors';
 import { writeTinyModel } from '../../support/tinyModels';
 
 test('permuteRotaryRows moves rotate-half rows to adjacent pairs, per head', () => {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 import { AnswerPanel, parseAnswerOutMessage } from '../../../src/panels/answerPanel';
-import type { AnswerOutMessage } from '../../../src/protocol';
+import type { AnswerOutMessage } from '../../../core/protocol/webview';
 import { mock, Uri, ViewColumn, type MockWebviewPanel } from '../../support/vscode';
 
 const ext = Uri.file('/opt/ext');

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 import { InspectorPanel, parseInspectorOutMessage } from '../../../src/panels/inspectorPanel';
-import type { InspectorInMessage, ProgressNotification } from '../../../src/protocol';
+import type { ProgressNotification } from '../../../core/protocol/rpc';
+import type { InspectorInMessage } from '../../../core/protocol/webview';
 import { mock, MockWebviewPanel, Uri } from '../../support/vscode';
 import { loadFixture } from '../../support/webviewHarness';
 

@@ -1,0 +1,49 @@
+// Command-line argument helpers shared by the think-lens commands: one-line usage errors.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { Device } from '../../core/protocol/settings';
+
+type Out = { write(s: string): unknown };
+export interface CliIo {
+  stdout: Out;
+  stderr: Out;
+}
+
+/** Wrong flags or values: exit code 2, with a pointer to the usage text. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** node:util parseArgs, with its multi-sentence errors turned into one line of ours. */
+export function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, positionals = false) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: positionals });
+  } catch (e) {
+    const err = e as { code?: string; message: string };
+    const flag = /'([^']+)'/.exec(err.message)?.[1];
+    if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option ${flag ?? ''}`.trim());
+    if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(`option ${flag?.split(' ')[0] ?? ''} needs a value`);
+    if (err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') throw new UsageError(`unexpected argument ${flag ?? ''}`.trim());
+    throw new UsageError(err.message.split('.')[0]);
+  }
+}
+
+export function num(flag: string, value: string | undefined, check: { int?: boolean; min?: number; max?: number } = {}): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  const bad = value.trim() === '' || !Number.isFinite(n) || (check.int && !Number.isInteger(n)) || (check.min !== undefined && n < check.min) || (check.max !== undefined && n > check.max);
+  if (bad) {
+    const kind = check.int ? 'an integer' : 'a number';
+    const range = check.min !== undefined && check.max !== undefined ? ` in [${check.min}, ${check.max}]` : check.min !== undefined ? ` >= ${check.min}` : '';
+    throw new UsageError(`--${flag} must be ${kind}${range} (got "${value}")`);
+  }
+  return n;
+}
+
+/** --device: cpu, webgpu or cuda (undefined when not given). */
+export function deviceFlag(value: string | undefined): Device | undefined {
+  if (value !== undefined && value !== 'cpu' && value !== 'webgpu' && value !== 'cuda') throw new UsageError(`--device must be cpu, webgpu or cuda (got "${value}")`);
+  return value;
+}

@@ -1,0 +1,71 @@
+// `think-lens ask`, the README's main job: a real repository in, an answer, cache figures and a
+// per-head mask summary out; offline, it falls back to the model at hand with a clear line.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { test } from 'node:test';
+import { STORIES } from '../../support/models';
+
+const cli = resolve(__dirname, '../../bin/think-lens.mjs');
+const repo = resolve(__dirname, '../fixtures/e2e-workspace');
+
+function run(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, [cli, 'ask', ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
+}
+
+/** A loopback port with nothing listening: connections are refused, as offline. */
+async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+test('ask --model: packs ranked files, answers, prints cache figures and one mask line per layer', (t) => {
+  if (!existsSync(STORIES)) return t.skip(`model not found: ${STORIES}`);
+  const r = run(['--repo', repo, '--model', STORIES, '--question', 'How are sections parsed?', '--max-new-tokens', '12']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /context: [1-9]\d* of \d+ files, \d+ tokens, budget \d+/);
+  assert.match(r.stdout, /cache: \d+ tokens \(\d+ pruned, \d+ full-key\); keys [\d.]+ MiB of [\d.]+ MiB unpruned/);
+  assert.match(r.stdout, /ThinK: ratio 0\.50/);
+  const layers = r.stdout.split('\n').filter((l) => /^L\d+ {2}h0 4\/8 \[\d(,\d){3}\]/.test(l));
+  assert.equal(layers.length, 5, r.stdout);
+});
+
+test('ask says so when no file fits the budget, and still answers', (t) => {
+  if (!existsSync(STORIES)) return t.skip(`model not found: ${STORIES}`);
+  const r = run(['--repo', repo, '--model', STORIES, '--question', 'How are sections parsed?', '--max-new-tokens', '250']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /files: none fit the \d+-token budget \(the model's context is 512 tokens\)/);
+  assert.match(r.stdout, /cache: \d+ tokens/);
+});
+
+test('ask without --model, offline: falls back to the model at hand and says so', async (t) => {
+  if (!existsSync(STORIES)) return t.skip(`model not found: ${STORIES}`);
+  const cache = mkdtempSync(join(tmpdir(), 'think-ask-'));
+  try {
+    const r = run(['--repo', repo, '--question', 'What does parse do?', '--max-new-tokens', '4'], {
+      HF_ENDPOINT: `http://127.0.0.1:${await closedPort()}`,
+      THINK_LENS_CACHE: cache,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /the Hub cannot be reached; using the model at hand: .*stories260k/);
+    assert.match(r.stdout, /masks \(kept key channels/);
+  } finally {
+    rmSync(cache, { recursive: true, force: true });
+  }
+});
+
+test('ask with bad input: one line, usage exit code', () => {
+  const r = run(['--repo', repo]);
+  assert.equal(r.status, 2);
+  assert.equal(r.stderr.trim().split('\n').length, 1);
+  assert.match(r.stderr, /ask needs --question TEXT/);
+  const missing = run(['--repo', '/nonexistent/repo', '--question', 'x']);
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /\/nonexistent\/repo: repository folder not found/);
+});

@@ -1,0 +1,185 @@
+// The `think-lens` CLI as users run it: bin/think-lens.mjs from the source tree (through tsx) and the
+// esbuild bundle (cli.js + engineWorker.js), as real child processes. Greedy ids against
+// stories260k's float64 references with and without ThinK; streamed text; bad input ends with one
+// line on stderr and exit code 2 (usage) or 1 (model or prompt), never a stack trace; download
+// against the local Hub server.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, test } from 'node:test';
+import * as esbuild from 'esbuild';
+import { STORIES } from '../../support/models';
+import { HubServer } from '../../support/hubServer';
+
+const repoRoot = resolve(__dirname, '../..');
+const bin = join(repoRoot, 'bin/think-lens.mjs');
+const present = existsSync(STORIES);
+const skipMsg = `model not found: ${STORIES}`;
+
+interface RefCase {
+  prompt_ids: number[];
+  ratio: number;
+  window: number;
+  recent: number;
+  greedy_ids: number[];
+}
+const refCases = (): RefCase[] => JSON.parse(readFileSync(join(STORIES, 'reference.json'), 'utf8')).cases;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(command: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return new Promise((ok, fail) => {
+    const child = spawn(process.execPath, command, { cwd: tmpdir(), env: { ...process.env, THINK_LENS_DEBUG: '', ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    child.on('error', fail);
+    child.on('close', (code) => ok({ code, stdout, stderr }));
+  });
+}
+
+const cli = (...args: string[]) => run([bin, ...args]);
+
+/** Exactly one line on stderr, nothing that looks like a stack frame, nothing on stdout. */
+function assertOneLine(r: Run, code: number, pattern: RegExp): void {
+  assert.equal(r.code, code, `exit code (stderr: ${r.stderr})`);
+  assert.equal(r.stdout, '');
+  const lines = r.stderr.split('\n').filter((l) => l !== '');
+  assert.equal(lines.length, 1, `one line on stderr, got: ${JSON.stringify(r.stderr)}`);
+  assert.doesNotMatch(lines[0], /\bat .*:\d+:\d+|Error:/);
+  assert.match(lines[0], pattern);
+}
+
+const temps: string[] = [];
+after(() => {
+  for (const d of temps) rmSync(d, { recursive: true, force: true });
+});
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'think-lens-cli-'));
+  temps.push(d);
+  return d;
+}
+
+function thinkFlags(c: RefCase): string[] {
+  // --flush 0: the references keep every generated key full, as the paper does.
+  return ['--prune-ratio', String(c.ratio), '--obs-window', String(c.window), '--recent', String(c.recent), '--flush', '0'];
+}
+
+test('generate --json --prompt-ids 1 reproduces the greedy reference', async (t) => {
+  if (!present) return t.skip(skipMsg);
+  const c = refCases()[0];
+  const r = await cli('generate', '--model', STORIES, '--prompt-ids', c.prompt_ids.join(','), '--max-new-tokens', String(c.greedy_ids.length), '--json', ...thinkFlags(c));
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.equal(lines.length, 1, 'one JSON object on stdout');
+  const out = JSON.parse(lines[0]);
+  assert.deepEqual(out.ids, c.greedy_ids);
+  assert.match(out.text, /^ ?Once upon a time, there was a little girl named Lily\. She loved to play outside in the park\. One day, she saw a big, red ball\./);
+  for (const k of ['tokens', 'keyBytes', 'valueBytes', 'fullKeyBytes', 'pruneRatio']) assert.equal(typeof out.cache[k], 'number', `cache.${k}`);
+  for (const k of ['loadMs', 'prefillMs', 'prefillTokensPerSec', 'decodeMsPerToken']) assert.equal(typeof out.timings[k], 'number', `timings.${k}`);
+  assert.equal(out.cache.tokens, c.prompt_ids.length + c.greedy_ids.length);
+  assert.equal(out.cache.keyBytes, out.cache.fullKeyBytes, 'ratio 0 prunes nothing');
+});
+
+test('generate with ThinK flags reproduces the pruned reference and stores fewer key bytes', async (t) => {
+  if (!present) return t.skip(skipMsg);
+  const c = refCases().find((x) => x.ratio > 0)!;
+  const r = await cli('generate', '--model', STORIES, '--prompt-ids', c.prompt_ids.join(','), '--max-new-tokens', String(c.greedy_ids.length), '--json', ...thinkFlags(c));
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.deepEqual(out.ids, c.greedy_ids);
+  assert.ok(out.cache.keyBytes < out.cache.fullKeyBytes, `keyBytes ${out.cache.keyBytes} < fullKeyBytes ${out.cache.fullKeyBytes}`);
+  assert.equal(out.cache.pruneRatio, c.ratio);
+});
+
+test('without --json the text streams to stdout and a summary goes to stderr', async (t) => {
+  if (!present) return t.skip(skipMsg);
+  const r = await cli('generate', '--model', STORIES, '--prompt-ids', '1', '--max-new-tokens', '30');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^ ?Once upon a time, there was a little girl named Lily\./);
+  assert.match(r.stderr, /\[30 tokens, length; .*ms\/token; keys .* KiB/);
+});
+
+test('a bad flag gets one line and exit code 2', async () => {
+  assertOneLine(await cli('generate', '--model', STORIES, '--prompt', 'x', '--bogus'), 2, /^think-lens: unknown option --bogus \(think-lens --help for usage\)$/);
+  assertOneLine(await cli('generate', '--model', STORIES, '--prompt-ids', '1', '--max-new-tokens', 'lots'), 2, /--max-new-tokens must be an integer >= 1 \(got "lots"\)/);
+  assertOneLine(await cli('generate', '--model', STORIES), 2, /exactly one of --prompt TEXT or --prompt-ids CSV/);
+  assertOneLine(await cli('frobnicate'), 2, /unknown command "frobnicate"/);
+});
+
+test('a missing model folder gets one line naming it and exit code 1', async () => {
+  const missing = join(tmpdir(), 'think-lens-no-such-model');
+  assertOneLine(await cli('generate', '--model', missing, '--prompt', 'hello'), 1, new RegExp(`^think-lens: ${missing}: model folder not found$`));
+});
+
+test('a broken model (ModelError) gets one line naming the file and exit code 1', async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'config.json'), '{"architectures": ["LlamaForCausalLM"], ');
+  assertOneLine(await cli('generate', '--model', dir, '--prompt-ids', '1'), 1, new RegExp(`^think-lens: ${join(dir, 'config.json')}: `));
+});
+
+test('a prompt longer than the context gets one line and exit code 1', async (t) => {
+  if (!present) return t.skip(skipMsg);
+  const ids = new Array(600).fill(1).join(',');
+  assertOneLine(await cli('generate', '--model', STORIES, '--prompt-ids', ids), 1, /^think-lens: the prompt has 600 tokens but the model's context holds 512/);
+  // --context lowers the context for benchmarks; the check follows it.
+  assertOneLine(await cli('generate', '--model', STORIES, '--prompt-ids', '1,2,3,4,5', '--context', '4'), 1, /context holds 4/);
+});
+
+test('the esbuild bundle (cli.js + engineWorker.js) runs generate like the sources', async (t) => {
+  if (!present) return t.skip(skipMsg);
+  // Inside node_modules so the bundle resolves onnxruntime-node (kept external, as in the real build).
+  const out = join(repoRoot, 'node_modules/.cache/think-lens-cli-test');
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  temps.push(out);
+  for (const entry of ['runtime/cli/main.ts', 'runtime/host/engineWorker.ts'])
+    await esbuild.build({
+      absWorkingDir: repoRoot,
+      entryPoints: [join(repoRoot, entry)],
+      outdir: out,
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      external: ['vscode', 'onnxruntime-node'],
+      mainFields: ['main', 'module'],
+      conditions: ['node', 'require'],
+      logLevel: 'error',
+    });
+  const c = refCases()[0];
+  const r = await run([join(out, 'cli.js'), 'generate', '--model', STORIES, '--prompt-ids', '1', '--max-new-tokens', '20', '--json', ...thinkFlags(c)]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout).ids, c.greedy_ids.slice(0, 20));
+  const bad = await run([join(out, 'cli.js'), 'generate', '--prompt', 'x']);
+  assert.equal(bad.code, 2);
+});
+
+test('download fetches a repository from HF_ENDPOINT; offline gets the specific message', async () => {
+  const weights = Buffer.alloc(300_000, 7);
+  const hub = await HubServer.start('org/model', [
+    { path: 'config.json', content: Buffer.from('{}') },
+    { path: 'model.safetensors', content: weights, lfs: true },
+  ]);
+  const out = join(tempDir(), 'model');
+  const endpoint = hub.url;
+  try {
+    const r = await run([bin, 'download', 'org/model', '--out', out], { HF_ENDPOINT: hub.url });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), out);
+    assert.ok(readFileSync(join(out, 'model.safetensors')).equals(weights));
+    assert.match(r.stderr, /2 files verified/);
+  } finally {
+    await hub.close();
+  }
+  // The same endpoint, now closed: connection refused.
+  const offline = await run([bin, 'download', 'org/model', '--out', out + '2'], { HF_ENDPOINT: endpoint });
+  assertOneLine(offline, 1, /^think-lens: cannot reach 127\.0\.0\.1:\d+ \(ECONNREFUSED\): .*Select Model Folder \/ --model DIR$/);
+});
