@@ -1,4 +1,4 @@
-// The whole decoder (Llama, Mistral, Qwen2) as one ONNX graph that serves both chunked prefill
+// The whole decoder (Llama, Mistral, Qwen2, Qwen3) as one ONNX graph that serves both chunked prefill
 // and decode. The KV cache lives outside the graph, in JS buffers owned by KvCache: each call
 // feeds the past as per-(layer, KV head) prefix views and gets back only the new tokens' K/V.
 // Shapes: S new tokens, D head_dim, G = query heads per KV head, R rows that need logits, W rows
@@ -163,7 +163,17 @@ export function buildModelGraph(w: ModelWeights, opts: GraphOptions = {}): Model
   w.layers.forEach((L, l) => {
     const h = rmsNorm(x, L.inputNorm);
     const qkv = linears(h, [{ W: L.q, b: L.qBias }, { W: L.k, b: L.kBias }, { W: L.v, b: L.vBias }]);
-    const [qk, v] = g.opN('Split', [g.op('Reshape', [qkv, g.constI64([0, Hq + 2 * Hkv, D])]), g.constI64([Hq + Hkv, Hkv])], 2, { axis: 1 }); // [S, Hq + Hkv, D], [S, Hkv, D]
+    const heads3 = g.op('Reshape', [qkv, g.constI64([0, Hq + 2 * Hkv, D])]); // [S, Hq + 2 Hkv, D]
+    let qk: string;
+    let v: string;
+    if (L.qNorm && L.kNorm) {
+      // Qwen3: each query and key head is RMS-normalized over D, with its own weights for q and k, before RoPE.
+      const [q0, k0, v0] = g.opN('Split', [heads3, g.constI64([Hq, Hkv, Hkv])], 3, { axis: 1 }); // [S, Hq, D], [S, Hkv, D], [S, Hkv, D]
+      qk = g.op('Concat', [rmsNorm(q0, L.qNorm), rmsNorm(k0, L.kNorm)], { axis: 1 }); // [S, Hq + Hkv, D]
+      v = v0;
+    } else {
+      [qk, v] = g.opN('Split', [heads3, g.constI64([Hq + Hkv, Hkv])], 2, { axis: 1 }); // [S, Hq + Hkv, D], [S, Hkv, D]
+    }
     // RoPE once over the query and key heads side by side.
     const [q, k] = g.opN('Split', [rope(qk), g.constI64([Hq, Hkv])], 2, { axis: 1 }); // [S, Hq, D], [S, Hkv, D]
     g.output(layerOutput.keys(l), k, 'float', ['S', Hkv, D]);

@@ -5,24 +5,44 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ModelError } from './errors';
 
-export type Architecture = 'LlamaForCausalLM' | 'MistralForCausalLM' | 'Qwen2ForCausalLM';
+export type Architecture = 'LlamaForCausalLM' | 'MistralForCausalLM' | 'Qwen2ForCausalLM' | 'Qwen3ForCausalLM';
 
-export const SUPPORTED_ARCHITECTURES: readonly Architecture[] = ['LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM'];
+export const SUPPORTED_ARCHITECTURES: readonly Architecture[] = ['LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM'];
 
 /** model_type values that identify an architecture when `architectures` is absent. */
 const MODEL_TYPES: Record<string, Architecture> = {
   llama: 'LlamaForCausalLM',
   mistral: 'MistralForCausalLM',
   qwen2: 'Qwen2ForCausalLM',
+  qwen3: 'Qwen3ForCausalLM',
 };
 
-export interface RopeScaling {
+/** Llama 3.1's frequency rescaling (transformers' _compute_llama3_parameters). */
+export interface Llama3Scaling {
   type: 'llama3';
   factor: number;
   lowFreqFactor: number;
   highFreqFactor: number;
   originalMaxPositionEmbeddings: number;
 }
+
+/**
+ * YaRN (arXiv 2309.00071), as transformers 5 computes it: frequencies blended between the original
+ * and the `factor`-interpolated ones over a ramp of dimensions set by beta_fast/beta_slow, and cos/sin
+ * multiplied by `attentionFactor`.
+ */
+export interface YarnScaling {
+  type: 'yarn';
+  factor: number;
+  originalMaxPositionEmbeddings: number;
+  attentionFactor: number;
+  betaFast: number;
+  betaSlow: number;
+  /** Round the ramp's ends to whole dimensions (transformers' default). */
+  truncate: boolean;
+}
+
+export type RopeScaling = Llama3Scaling | YarnScaling;
 
 export interface ModelConfig {
   architecture: Architecture;
@@ -44,6 +64,8 @@ export interface ModelConfig {
   ropeScaling: RopeScaling | null;
   /** Qwen2: true (q/k/v biases) */
   attentionBias: boolean;
+  /** Qwen3: an RMSNorm over head_dim on every query and key head, before RoPE (q_norm, k_norm). */
+  qkNorm: boolean;
   tieWordEmbeddings: boolean;
   bosTokenId: number | null;
   eosTokenIds: number[];
@@ -124,20 +146,22 @@ function architectureOf(r: Reader, json: Json): Architecture {
   );
 }
 
-function ropeScalingOf(r: Reader, raw: unknown): RopeScaling | null {
+function ropeScalingOf(r: Reader, raw: unknown, maxPositions: number): RopeScaling | null {
   if (raw === undefined || raw === null) return null;
   if (typeof raw !== 'object' || Array.isArray(raw)) r.fail(`"rope_scaling" must be an object or null, got ${JSON.stringify(raw)}`);
   const o = raw as Json;
   // transformers renamed "type" to "rope_type"; configs in the wild carry either.
   const kind = o.rope_type ?? o.type;
   if (kind === 'default') return null;
-  if (kind !== 'llama3') r.fail(`unsupported rope_scaling type ${JSON.stringify(kind)} (supported: llama3, or none)`);
-  const num = (key: string): number => {
+  const num = (key: string, fallback?: number): number => {
     const v = o[key];
+    if ((v === undefined || v === null) && fallback !== undefined) return fallback;
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) r.fail(`rope_scaling "${key}" must be a positive number, got ${JSON.stringify(v)}`);
     return v;
   };
-  const scaling: RopeScaling = {
+  if (kind === 'yarn') return yarnScalingOf(r, o, num, maxPositions);
+  if (kind !== 'llama3') r.fail(`unsupported rope_scaling type ${JSON.stringify(kind)} (supported: llama3, yarn, or none)`);
+  const scaling: Llama3Scaling = {
     type: 'llama3',
     factor: num('factor'),
     lowFreqFactor: num('low_freq_factor'),
@@ -147,6 +171,33 @@ function ropeScalingOf(r: Reader, raw: unknown): RopeScaling | null {
   // The smoothing step divides by (high - low); equal factors would make it 0/0.
   if (scaling.highFreqFactor <= scaling.lowFreqFactor) r.fail(`rope_scaling "high_freq_factor" (${scaling.highFreqFactor}) must exceed "low_freq_factor" (${scaling.lowFreqFactor})`);
   return scaling;
+}
+
+/**
+ * YaRN's parameters with transformers 5's defaults: the original context is
+ * original_max_position_embeddings (else max_position_embeddings); `factor` is taken as given
+ * (transformers 4.4x-4.5x replaced it by max_position_embeddings / original when both were set,
+ * which vLLM and llama.cpp do not; version 5 went back to the given factor); the attention factor
+ * is 0.1 ln(factor) + 1, or the ratio of the two mscale terms when mscale and mscale_all_dim are set.
+ */
+function yarnScalingOf(r: Reader, o: Json, num: (key: string, fallback?: number) => number, maxPositions: number): YarnScaling {
+  const original = num('original_max_position_embeddings', maxPositions);
+  const factor = num('factor', maxPositions / original);
+  const mscale = (scale: number, m: number) => (scale <= 1 ? 1 : 0.1 * m * Math.log(scale) + 1);
+  const m = o.mscale;
+  const mAll = o.mscale_all_dim;
+  const attentionFactor =
+    o.attention_factor !== undefined && o.attention_factor !== null
+      ? num('attention_factor')
+      : typeof m === 'number' && m && typeof mAll === 'number' && mAll
+        ? mscale(factor, m) / mscale(factor, mAll)
+        : mscale(factor, 1);
+  const betaFast = num('beta_fast', 32);
+  const betaSlow = num('beta_slow', 1);
+  if (betaFast < betaSlow) r.fail(`rope_scaling "beta_fast" (${betaFast}) must not be below "beta_slow" (${betaSlow})`);
+  const truncate = o.truncate ?? true;
+  if (typeof truncate !== 'boolean') r.fail(`rope_scaling "truncate" must be true or false, got ${JSON.stringify(truncate)}`);
+  return { type: 'yarn', factor, originalMaxPositionEmbeddings: original, attentionFactor, betaFast, betaSlow, truncate };
 }
 
 /**
@@ -172,34 +223,36 @@ export function parseConfig(json: unknown, file: string): ModelConfig {
   const queryHeads = r.positiveInt('num_attention_heads');
   const kvHeads = r.positiveInt('num_key_value_heads', queryHeads);
   if (queryHeads % kvHeads !== 0) r.fail(`num_attention_heads (${queryHeads}) is not a multiple of num_key_value_heads (${kvHeads})`);
-  if (!r.has('head_dim') && hiddenSize % queryHeads !== 0) r.fail(`hidden_size (${hiddenSize}) is not a multiple of num_attention_heads (${queryHeads}) and no head_dim is given`);
-  const headDim = r.positiveInt('head_dim', hiddenSize / queryHeads);
+  // Qwen3's config class defaults head_dim to 128 rather than hidden / heads.
+  const qwen3 = architecture === 'Qwen3ForCausalLM';
+  if (!qwen3 && !r.has('head_dim') && hiddenSize % queryHeads !== 0) r.fail(`hidden_size (${hiddenSize}) is not a multiple of num_attention_heads (${queryHeads}) and no head_dim is given`);
+  const headDim = r.positiveInt('head_dim', qwen3 ? 128 : hiddenSize / queryHeads);
   if (headDim % 2 !== 0) r.fail(`head_dim ${headDim} is odd; rotary embeddings need an even head_dim`);
   const vocabSize = r.positiveInt('vocab_size');
   const maxPositions = r.positiveInt('max_position_embeddings');
 
   let contextLength = maxPositions;
-  const slidingActive = architecture === 'MistralForCausalLM' || (architecture === 'Qwen2ForCausalLM' && r.bool('use_sliding_window', false));
+  const slidingActive = architecture === 'MistralForCausalLM' || ((architecture === 'Qwen2ForCausalLM' || qwen3) && r.bool('use_sliding_window', false));
   if (slidingActive && r.has('sliding_window')) {
     const window = r.positiveInt('sliding_window');
     contextLength = Math.min(contextLength, window);
   }
 
-  // Qwen2 always has q/k/v biases. Llama's attention_bias also puts a bias on o_proj, which
-  // this runtime's graph has no input for: reject rather than silently drop it.
+  // Qwen2 always has q/k/v biases. Llama's and Qwen3's attention_bias also put a bias on o_proj,
+  // which this runtime's graph has no input for: reject rather than silently drop it.
   let attentionBias = false;
   if (architecture === 'Qwen2ForCausalLM') attentionBias = true;
   else if (r.bool('attention_bias', false)) r.fail(`"attention_bias": true is not supported for ${architecture} (it adds an o_proj bias)`);
 
   // transformers 5 moves rope_theta and the scaling into one "rope_parameters" object.
   let ropeTheta = r.positiveNumber('rope_theta', 10000);
-  let ropeScaling = ropeScalingOf(r, o.rope_scaling);
+  let ropeScaling = ropeScalingOf(r, o.rope_scaling, maxPositions);
   const params = o.rope_parameters;
   if (params !== undefined && params !== null) {
     if (typeof params !== 'object' || Array.isArray(params)) r.fail(`"rope_parameters" must be an object, got ${JSON.stringify(params)}`);
     const p = params as Json;
     ropeTheta = new Reader(p, file).positiveNumber('rope_theta', ropeTheta);
-    if ((p.rope_type ?? p.type) !== undefined) ropeScaling = ropeScalingOf(r, p);
+    if ((p.rope_type ?? p.type) !== undefined) ropeScaling = ropeScalingOf(r, p, maxPositions);
   }
 
   const bosTokenId = r.tokenId('bos_token_id');
@@ -222,7 +275,8 @@ export function parseConfig(json: unknown, file: string): ModelConfig {
     ropeTheta,
     ropeScaling,
     attentionBias,
-    // transformers' Llama, Mistral and Qwen2 configs all default to untied.
+    qkNorm: qwen3,
+    // transformers' Llama, Mistral, Qwen2 and Qwen3 configs all default to untied.
     tieWordEmbeddings: r.bool('tie_word_embeddings', false),
     bosTokenId,
     eosTokenIds,

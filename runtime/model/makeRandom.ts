@@ -57,6 +57,10 @@ export function expectedTensors(c: ModelConfig, dtype: DType): RandomTensor[] {
       add(`${p}self_attn.k_proj.bias`, [kvOut]);
       add(`${p}self_attn.v_proj.bias`, [kvOut]);
     }
+    if (c.qkNorm) {
+      add(`${p}self_attn.q_norm.weight`, [c.headDim], 'norm');
+      add(`${p}self_attn.k_norm.weight`, [c.headDim], 'norm');
+    }
     add(`${p}self_attn.o_proj.weight`, [c.hiddenSize, qOut]);
     add(`${p}post_attention_layernorm.weight`, [c.hiddenSize], 'norm');
     add(`${p}mlp.gate_proj.weight`, [c.intermediateSize, c.hiddenSize]);

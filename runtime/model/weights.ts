@@ -35,6 +35,9 @@ export interface LayerWeights {
   qBias?: TensorRef;
   kBias?: TensorRef;
   vBias?: TensorRef;
+  /** Qwen3: RMSNorm weights [D] applied to every query / key head before RoPE. */
+  qNorm?: TensorRef;
+  kNorm?: TensorRef;
   postNorm: TensorRef;
   gate: TensorRef;
   up: TensorRef;
@@ -156,6 +159,10 @@ export function openModel(dir: string): ModelWeights {
       layer.qBias = tensor(`${p}self_attn.q_proj.bias`, [qOut]);
       layer.kBias = tensor(`${p}self_attn.k_proj.bias`, [kvOut]);
       layer.vBias = tensor(`${p}self_attn.v_proj.bias`, [kvOut]);
+    }
+    if (c.qkNorm) {
+      layer.qNorm = tensor(`${p}self_attn.q_norm.weight`, [c.headDim]);
+      layer.kNorm = tensor(`${p}self_attn.k_norm.weight`, [c.headDim]);
     }
     layers.push(layer);
   }

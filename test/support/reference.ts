@@ -26,7 +26,7 @@
 // Dropped channels, evicted tokens and quantization are all materialized in the cached rows
 // (zeros, removal, dequantized values), so attention itself stays the plain loop.
 import type { ModelConfig } from '../../runtime/model/config';
-import { ropeInvFreq } from '../../runtime/graph/rope';
+import { ropeAttentionFactor, ropeInvFreq } from '../../runtime/graph/rope';
 import { readTensor64, type ModelWeights, type TensorRef } from '../../runtime/model/weights';
 import {
   KIVI_GROUP,
@@ -110,6 +110,9 @@ interface RefLayer {
   qBias: Float64Array | null;
   kBias: Float64Array | null;
   vBias: Float64Array | null;
+  /** Qwen3's per-head RMSNorm weights [D] for queries and keys (null: none). */
+  qNorm: Float64Array | null;
+  kNorm: Float64Array | null;
   postNorm: Float64Array;
   gate: Float64Array;
   up: Float64Array;
@@ -160,6 +163,12 @@ function rmsNorm(x: Float64Array, weight: Float64Array, eps: number): Float64Arr
   return y;
 }
 
+/** RMSNorm of each D-sized head of `x` (D = weight.length), in place. */
+function headNorm(x: Float64Array, weight: Float64Array, eps: number): void {
+  const d = weight.length;
+  for (let at = 0; at < x.length; at += d) x.set(rmsNorm(x.subarray(at, at + d), weight, eps), at);
+}
+
 /** Channels to keep: the `keep` highest scores, ties to the lower index, returned ascending. */
 export function selectKept(scores: ArrayLike<number>, keep: number): number[] {
   const order = Array.from({ length: scores.length }, (_, j) => j);
@@ -190,6 +199,8 @@ export class ReferenceModel {
   private readonly lmHead: Float64Array;
   private readonly layers: RefLayer[];
   private readonly invFreq: Float64Array;
+  /** YaRN's factor on cos and sin (1 otherwise). */
+  private readonly ropeScale: number;
   /** [layer][kvHead][D]: W_o column energy, computed on first use. */
   private energy: Float64Array[][] | null = null;
 
@@ -208,12 +219,15 @@ export class ReferenceModel {
       qBias: read(l.qBias),
       kBias: read(l.kBias),
       vBias: read(l.vBias),
+      qNorm: read(l.qNorm),
+      kNorm: read(l.kNorm),
       postNorm: readTensor64(l.postNorm),
       gate: readTensor64(l.gate),
       up: readTensor64(l.up),
       down: readTensor64(l.down),
     }));
     this.invFreq = ropeInvFreq(w.config);
+    this.ropeScale = ropeAttentionFactor(w.config);
   }
 
   /** [layer][kvHead][D]: sum over the head's query heads of squared W_o column norms. */
@@ -231,8 +245,8 @@ export class ReferenceModel {
       const base = h * d;
       for (let i = 0; i < half; i++) {
         const a = pos * this.invFreq[i];
-        const c = Math.cos(a);
-        const s = Math.sin(a);
+        const c = Math.cos(a) * this.ropeScale;
+        const s = Math.sin(a) * this.ropeScale;
         const x1 = x[base + i];
         const x2 = x[base + i + half];
         x[base + i] = x1 * c - x2 * s;
@@ -267,6 +281,10 @@ export class ReferenceModel {
       const q = matvec(W.q, x, c.queryHeads * d, W.qBias);
       const k = matvec(W.k, x, c.kvHeads * d, W.kBias);
       const v = matvec(W.v, x, c.kvHeads * d, W.vBias);
+      if (W.qNorm && W.kNorm) {
+        headNorm(q, W.qNorm, c.rmsNormEps);
+        headNorm(k, W.kNorm, c.rmsNormEps);
+      }
       this.rope(q, c.queryHeads, pos);
       this.rope(k, c.kvHeads, pos);
       cache.heads[l].forEach((H, g) => {

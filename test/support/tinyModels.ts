@@ -5,9 +5,9 @@
 import { makeRandomModel } from '../../runtime/model/makeRandom';
 import type { DType } from '../../runtime/model/weights';
 
-export type TinyVariant = 'llama' | 'llama-tied' | 'llama3-rope' | 'qwen2' | 'mistral' | 'llama-headdim';
+export type TinyVariant = 'llama' | 'llama-tied' | 'llama3-rope' | 'qwen2' | 'mistral' | 'llama-headdim' | 'qwen3' | 'qwen3-yarn';
 
-export const TINY_VARIANTS: readonly TinyVariant[] = ['llama', 'llama-tied', 'llama3-rope', 'qwen2', 'mistral', 'llama-headdim'];
+export const TINY_VARIANTS: readonly TinyVariant[] = ['llama', 'llama-tied', 'llama3-rope', 'qwen2', 'mistral', 'llama-headdim', 'qwen3', 'qwen3-yarn'];
 
 /** Weight std of the tiny models: logits spread over several units (HF's 0.02 would leave them nearly flat). */
 export const TINY_STD = 0.25;
@@ -51,6 +51,22 @@ export function tinyConfig(variant: TinyVariant): Record<string, unknown> {
     case 'mistral':
       // One KV head for all four query heads: the widest GQA group of the set.
       return { architectures: ['MistralForCausalLM'], model_type: 'mistral', ...BASE, num_key_value_heads: 1, head_dim: 16, rope_theta: 1000000, tie_word_embeddings: false, sliding_window: null };
+    case 'qwen3':
+      // Qwen3 shape traits: explicit head_dim with 4 x 24 = 96 != hidden 64, q_norm/k_norm, tied head.
+      return { architectures: ['Qwen3ForCausalLM'], model_type: 'qwen3', ...BASE, head_dim: 24, rms_norm_eps: 1e-6, rope_theta: 1000000, attention_bias: false, tie_word_embeddings: true, use_sliding_window: false, sliding_window: null, bos_token_id: null };
+    case 'qwen3-yarn':
+      // YaRN with an original context far below the positions used, and a low theta, so the ramp
+      // has kept, interpolated and blended dimensions at head_dim 16; attention factor 0.1 ln 4 + 1.
+      return {
+        architectures: ['Qwen3ForCausalLM'],
+        model_type: 'qwen3',
+        ...BASE,
+        head_dim: 16,
+        rope_theta: 500,
+        attention_bias: false,
+        tie_word_embeddings: false,
+        rope_scaling: { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 64 },
+      };
     case 'llama-headdim':
       // 4 heads x head_dim 24 = 96 != hidden 64: projections are not square.
       return { ...llama, ...BASE, head_dim: 24, tie_word_embeddings: false };

@@ -106,7 +106,7 @@ test('rope_scaling: legacy "type" key and "default" accepted, others rejected', 
   const legacy = { ...llama31.rope_scaling, rope_type: undefined, type: 'llama3' };
   assert.equal(parseConfig({ ...llama31, rope_scaling: legacy }, 'c').ropeScaling?.factor, 8);
   assert.equal(parseConfig({ ...llama31, rope_scaling: { rope_type: 'default' } }, 'c').ropeScaling, null);
-  assert.match(faultOf(() => parseConfig({ ...llama31, rope_scaling: { rope_type: 'yarn', factor: 4 } }, 'c')), /unsupported rope_scaling type "yarn"/);
+  assert.match(faultOf(() => parseConfig({ ...llama31, rope_scaling: { rope_type: 'longrope', factor: 4 } }, 'c')), /unsupported rope_scaling type "longrope"/);
   assert.match(faultOf(() => parseConfig({ ...llama31, rope_scaling: { rope_type: 'llama3', factor: 8 } }, 'c')), /low_freq_factor/);
 });
 
@@ -160,4 +160,36 @@ test('the real configs under shared/models/shapes all parse', (t) => {
     const c = loadConfig(dir);
     assert.ok(c.headDim * c.queryHeads > 0, f);
   }
+});
+
+test('Qwen3: per-head q/k norms, head_dim defaults to 128 (not hidden / heads), attention_bias refused', () => {
+  const qwen3 = {
+    architectures: ['Qwen3ForCausalLM'],
+    model_type: 'qwen3',
+    hidden_size: 1024,
+    intermediate_size: 3072,
+    num_hidden_layers: 28,
+    num_attention_heads: 16,
+    num_key_value_heads: 8,
+    head_dim: 128,
+    vocab_size: 151936,
+    max_position_embeddings: 40960,
+    rope_theta: 1000000,
+    attention_bias: false,
+    tie_word_embeddings: true,
+    use_sliding_window: false,
+    sliding_window: null,
+  };
+  const c = parseConfig(qwen3, 'c');
+  assert.equal(c.architecture, 'Qwen3ForCausalLM');
+  assert.equal(c.qkNorm, true);
+  assert.equal(c.headDim, 128, '16 heads x 128 = 2048: wider than the hidden size');
+  assert.equal(c.attentionBias, false);
+  const { head_dim: _h, ...noHeadDim } = qwen3;
+  void _h;
+  assert.equal(parseConfig(noHeadDim, 'c').headDim, 128);
+  assert.equal(parseConfig({ ...qwen3, architectures: undefined }, 'c').architecture, 'Qwen3ForCausalLM', 'model_type qwen3');
+  assert.match(faultOf(() => parseConfig({ ...qwen3, attention_bias: true }, 'c')), /"attention_bias": true is not supported for Qwen3ForCausalLM/);
+  assert.equal(parseConfig({ ...qwen3, use_sliding_window: true, sliding_window: 4096 }, 'c').contextLength, 4096);
+  assert.equal(parseConfig({ ...qwen3, architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2' }, 'c').qkNorm, false);
 });

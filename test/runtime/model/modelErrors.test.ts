@@ -125,7 +125,7 @@ test('unsupported architecture', () => {
   const dir = copyOf(single);
   const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, architectures: ['GemmaForCausalLM'], model_type: 'gemma' }));
-  expectFault(dir, join(dir, 'config.json'), /^unsupported architecture "GemmaForCausalLM" \(supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM\)$/);
+  expectFault(dir, join(dir, 'config.json'), /^unsupported architecture "GemmaForCausalLM" \(supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM\)$/);
 });
 
 test('unsupported dtype (I8, F64)', () => {
