@@ -28,7 +28,8 @@ export interface ModelInfo {
   hiddenSize: number;
   vocabSize: number;
   contextLength: number;
-  dtype: 'F32' | 'F16' | 'BF16';
+  /** How most weights are stored: a float dtype, or a ggml block format (GGUF files). */
+  dtype: 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q5_K' | 'Q6_K';
   /** Weight quantization in use, if any. */
   quantize?: 'int8' | 'int4';
   parameters: number;

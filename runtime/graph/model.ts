@@ -3,7 +3,8 @@
 // feeds the past as per-(layer, KV head) prefix views and gets back only the new tokens' K/V.
 // Shapes: S new tokens, D head_dim, G = query heads per KV head, R rows that need logits, W rows
 // whose queries come back (observation window); the cache tiers are described in kvcache.ts.
-import { quantizeBlockwise, type QuantizedWeight, type WeightBits } from '../model/quantize';
+import { type QuantizedWeight, type WeightBits } from '../model/quantize';
+import { quantizeTensor } from '../model/quantizeTensor';
 import { readTensor, readTensorBytes, type ModelWeights, type TensorRef } from '../model/weights';
 import { AttentionOps, compressedAttention, thinkAttention } from './attention';
 import { GraphBuilder, type Elem } from './onnx';
@@ -58,14 +59,17 @@ export function buildModelGraph(w: ModelWeights, opts: GraphOptions = {}): Model
 
   /** A weight as float32: its bytes in place, cast once if F16/BF16 (folded at session load). Tied heads reuse the embedding. */
   const weights = new Map<string, string>();
+  const inMemory = opts.weightBits !== undefined || w.inMemory === true;
   const weight = (ref: TensorRef): string => {
     let value = weights.get(ref.name);
     if (!value) {
-      const where = opts.weightBits
-        ? { file: QUANT_FILE, ...quant.add(readTensorBytes(ref)) }
-        : { file: ref.file, offset: ref.offset, length: ref.byteLength };
-      const name = g.external(ref.name, ELEM_OF[ref.dtype], ref.shape, where);
-      value = ref.dtype === 'F32' ? name : g.op('Cast', [name], { to: 1 });
+      // ggml block formats are decoded to float32 here; float dtypes go in as stored.
+      const float = ref.dtype === 'F32' || ref.dtype === 'F16' || ref.dtype === 'BF16' ? ref.dtype : null;
+      const where = !inMemory
+        ? { file: ref.file, offset: ref.offset, length: ref.byteLength }
+        : { file: QUANT_FILE, ...quant.add(float ? readTensorBytes(ref) : readTensor(ref)) };
+      const name = g.external(ref.name, ELEM_OF[float ?? 'F32'], ref.shape, where);
+      value = float === 'F32' || !float ? name : g.op('Cast', [name], { to: 1 });
       weights.set(ref.name, value);
     }
     return value;
@@ -84,7 +88,7 @@ export function buildModelGraph(w: ModelWeights, opts: GraphOptions = {}): Model
       const parts = Ws.map((W) => {
         let q = opts.quantizedCache?.get(W.name);
         if (!q) {
-          q = quantizeBlockwise(readTensor(W), W.shape[0], W.shape[1], bits);
+          q = quantizeTensor(W, bits);
           opts.quantizedCache?.set(W.name, q);
         }
         return q;

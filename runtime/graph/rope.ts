@@ -3,7 +3,8 @@
 import type { Llama3Scaling, ModelConfig, YarnScaling } from '../model/config';
 
 /**
- * Inverse frequencies [D/2]: theta^(-2i/D), then the configured rescaling (llama3 or YaRN).
+ * Inverse frequencies [D/2]: theta^(-2i/D), then the configured rescaling (llama3, YaRN, or a
+ * GGUF file's per-dimension factors).
  * Computed in float64; callers round once when they build float32 tables.
  */
 export function ropeInvFreq(cfg: ModelConfig): Float64Array {
@@ -14,6 +15,7 @@ export function ropeInvFreq(cfg: ModelConfig): Float64Array {
   const s = cfg.ropeScaling;
   if (s?.type === 'llama3') llama3Rescale(inv, s);
   if (s?.type === 'yarn') yarnRescale(inv, s, cfg.ropeTheta, d);
+  if (s?.type === 'factors') for (let i = 0; i < half; i++) inv[i] /= s.factors[i];
   return inv;
 }
 

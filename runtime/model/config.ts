@@ -42,7 +42,16 @@ export interface YarnScaling {
   truncate: boolean;
 }
 
-export type RopeScaling = Llama3Scaling | YarnScaling;
+/**
+ * Per-dimension divisors of the inverse frequencies, as GGUF files carry Llama 3.1's rescaling
+ * (llama.cpp's `rope_freqs.weight` tensor: theta_i = pos * inv_freq_i / factors_i).
+ */
+export interface FreqFactorScaling {
+  type: 'factors';
+  factors: Float64Array;
+}
+
+export type RopeScaling = Llama3Scaling | YarnScaling | FreqFactorScaling;
 
 export interface ModelConfig {
   architecture: Architecture;

@@ -6,16 +6,21 @@ import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs
 import { join, relative, resolve } from 'node:path';
 import { loadConfig, type ModelConfig } from './config';
 import { ModelError } from './errors';
+import { dequantize } from './gguf/dequantize';
+import { ggmlType } from './gguf/types';
 import { decodeFloats, elementCount, readSafetensorsHeader, type FloatDType, type SafetensorsHeader } from './safetensors';
 
 /** The float dtypes the runtime reads (those safetensors.ts decodes). */
 export type DType = FloatDType;
 
+/** What a tensor is stored as: a float dtype, or a ggml block format inside a GGUF file. */
+export type StoredType = DType | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q5_K' | 'Q6_K';
+
 const SUPPORTED_DTYPES: readonly string[] = ['F32', 'F16', 'BF16'];
 
 export interface TensorRef {
   name: string;
-  dtype: DType;
+  dtype: StoredType;
   shape: number[];
   /** absolute */
   path: string;
@@ -24,6 +29,11 @@ export interface TensorRef {
   /** absolute byte offset of the data in the file */
   offset: number;
   byteLength: number;
+  /**
+   * Row r of the tensor (HF layout) is stored row `rows[r]` (GGUF Llama q/k, whose rows llama.cpp
+   * keeps in adjacent-pair RoPE order). Absent: stored in order.
+   */
+  rows?: Int32Array;
 }
 
 export interface LayerWeights {
@@ -46,9 +56,16 @@ export interface LayerWeights {
 
 export interface ModelWeights {
   dir: string;
+  /** The file the model was opened from when it is one file (a .gguf); absent for a folder. */
+  file?: string;
   config: ModelConfig;
-  /** The dtype holding most of the parameters (a few tensors, e.g. norms, may differ). */
-  dtype: DType;
+  /** The type holding most of the parameters (a few tensors, e.g. norms, may differ). */
+  dtype: StoredType;
+  /**
+   * Every weight must reach onnxruntime as in-memory data (GGUF: block formats are decoded and
+   * rows reordered at load, and onnxruntime takes external data from memory or files, not both).
+   */
+  inMemory?: boolean;
   embed: TensorRef;
   finalNorm: TensorRef;
   /** same object as embed when tied */
@@ -171,7 +188,7 @@ export function openModel(dir: string): ModelWeights {
   const lmHead = c.tieWordEmbeddings ? embed : tensor('lm_head.weight', [c.vocabSize, hidden]);
 
   let parameters = 0;
-  const perDtype = new Map<DType, number>();
+  const perDtype = new Map<StoredType, number>();
   for (const ref of seen.values()) {
     const n = elementCount(ref.shape);
     parameters += n;
@@ -182,7 +199,7 @@ export function openModel(dir: string): ModelWeights {
   return { dir: root, config, dtype, embed, finalNorm, lmHead, tiedHead: c.tieWordEmbeddings, layers, parameters };
 }
 
-/** Reads a tensor's raw bytes. */
+/** Reads a tensor's stored bytes, rows in HF order. */
 export function readTensorBytes(ref: TensorRef): Uint8Array {
   // Allocate with float alignment so decoding can view the bytes in place.
   const bytes = new Uint8Array(new ArrayBuffer(Math.ceil(ref.byteLength / 4) * 4), 0, ref.byteLength);
@@ -197,15 +214,24 @@ export function readTensorBytes(ref: TensorRef): Uint8Array {
   } finally {
     closeSync(fd);
   }
-  return bytes;
+  return ref.rows ? reorderRows(bytes, ref.rows) : bytes;
 }
 
-/** A tensor as float32 (F16/BF16 decoded exactly: both are subsets of float32). */
+/** out row r = in row rows[r]; rows are whole blocks in every stored type, so bytes move as they are. */
+function reorderRows(bytes: Uint8Array, rows: Int32Array): Uint8Array {
+  const rowBytes = bytes.length / rows.length;
+  const out = new Uint8Array(new ArrayBuffer(bytes.buffer.byteLength), 0, bytes.length);
+  for (let r = 0; r < rows.length; r++) out.set(bytes.subarray(rows[r] * rowBytes, (rows[r] + 1) * rowBytes), r * rowBytes);
+  return out;
+}
+
+/** A tensor as float32 (F16/BF16 decoded exactly: both are subsets of float32; ggml blocks as ggml decodes them). */
 export function readTensor(ref: TensorRef): Float32Array {
   const bytes = readTensorBytes(ref);
   // F32 needs no decoding: view the freshly read (aligned, unshared) buffer instead of copying.
   if (ref.dtype === 'F32') return new Float32Array(bytes.buffer, 0, ref.byteLength / 4);
-  return decodeFloats(bytes, ref.dtype);
+  if (ref.dtype === 'F16' || ref.dtype === 'BF16') return decodeFloats(bytes, ref.dtype);
+  return dequantize(ggmlType(ref.dtype), bytes, elementCount(ref.shape));
 }
 
 /** A tensor as float64, for reference computations. */

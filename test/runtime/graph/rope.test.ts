@@ -62,7 +62,7 @@ test('yarn scaling: explicit attention_factor, mscale ratio, and the factor impl
   const m = (s: number, k: number) => 0.1 * k * Math.log(s) + 1;
   assert.equal(ropeAttentionFactor(cfg({ factor: 40, mscale: 1, mscale_all_dim: 0.707 })), m(40, 1) / m(40, 0.707));
   const implied = cfg({ original_max_position_embeddings: 32768 }).ropeScaling;
-  assert.equal(implied?.factor, 131072 / 32768);
+  assert.equal(implied?.type === 'yarn' && implied.factor, 131072 / 32768);
   assert.throws(() => cfg({ factor: 4, beta_fast: 1, beta_slow: 32 }), /beta_fast/);
   assert.throws(() => cfg({ factor: -1 }), /"factor" must be a positive number/);
   assert.throws(() => parseConfig({ ...base, rope_scaling: { rope_type: 'longrope', factor: 4 } }, 'c'), /unsupported rope_scaling type "longrope" \(supported: llama3, yarn, or none\)/);

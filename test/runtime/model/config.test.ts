@@ -104,7 +104,7 @@ test('architecture from model_type when architectures is absent', () => {
 
 test('rope_scaling: legacy "type" key and "default" accepted, others rejected', () => {
   const legacy = { ...llama31.rope_scaling, rope_type: undefined, type: 'llama3' };
-  assert.equal(parseConfig({ ...llama31, rope_scaling: legacy }, 'c').ropeScaling?.factor, 8);
+  assert.equal(parseConfig({ ...llama31, rope_scaling: legacy }, 'c').ropeScaling, { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 });
   assert.equal(parseConfig({ ...llama31, rope_scaling: { rope_type: 'default' } }, 'c').ropeScaling, null);
   assert.match(faultOf(() => parseConfig({ ...llama31, rope_scaling: { rope_type: 'longrope', factor: 4 } }, 'c')), /unsupported rope_scaling type "longrope"/);
   assert.match(faultOf(() => parseConfig({ ...llama31, rope_scaling: { rope_type: 'llama3', factor: 8 } }, 'c')), /low_freq_factor/);
@@ -116,7 +116,7 @@ test('transformers 5 "rope_parameters" carries theta and scaling', () => {
   void _t;
   const c = parseConfig({ ...rest, rope_parameters: { rope_theta: 500000, ...llama31.rope_scaling } }, 'c');
   assert.equal(c.ropeTheta, 500000);
-  assert.equal(c.ropeScaling?.originalMaxPositionEmbeddings, 8192);
+  assert.equal(c.ropeScaling?.type === 'llama3' && c.ropeScaling.originalMaxPositionEmbeddings, 8192);
   const plain = parseConfig({ ...rest, rope_parameters: { rope_type: 'default', rope_theta: 1234 } }, 'c');
   assert.equal(plain.ropeTheta, 1234);
   assert.equal(plain.ropeScaling, null);

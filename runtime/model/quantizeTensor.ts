@@ -1,0 +1,46 @@
+// A weight tensor in MatMulNBits' block layout (quantize.ts). GGUF blocks that already are that
+// layout move over exactly, with no second rounding:
+//   Q8_0 -> 8 bits: x = d q (q int8)      = (u - 128) d with u = q + 128, zero point 128
+//   Q4_0 -> 4 bits: x = d (q - 8)         zero point 8; only the nibble order differs
+// Anything else (floats, K-quants) is decoded to float32 and quantized block-wise.
+import { halfToFloat } from './safetensors';
+import { quantizeBlockwise, type QuantizedWeight, type WeightBits } from './quantize';
+import { readTensor, readTensorBytes, type TensorRef } from './weights';
+
+const QK = 32;
+
+export function quantizeTensor(ref: TensorRef, bits: WeightBits): QuantizedWeight {
+  const [N, K] = ref.shape;
+  if (ref.dtype === 'Q8_0' && bits === 8) return fromQ8_0(readTensorBytes(ref), N, K);
+  if (ref.dtype === 'Q4_0' && bits === 4) return fromQ4_0(readTensorBytes(ref), N, K);
+  return quantizeBlockwise(readTensor(ref), N, K, bits);
+}
+
+function fromQ8_0(b: Uint8Array, N: number, K: number): QuantizedWeight {
+  const blocks = K / QK;
+  const codes = new Uint8Array(N * K);
+  const scales = new Float32Array(N * blocks);
+  for (let blk = 0; blk < N * blocks; blk++) {
+    const at = blk * (2 + QK);
+    scales[blk] = halfToFloat(b[at] | (b[at + 1] << 8));
+    for (let j = 0; j < QK; j++) codes[blk * QK + j] = (b[at + 2 + j] + 128) & 0xff; // int8 q -> q + 128
+  }
+  return { N, K, bits: 8, blockSize: QK, codes, scales, zeroPoints: new Uint8Array(N * blocks).fill(128) };
+}
+
+function fromQ4_0(b: Uint8Array, N: number, K: number): QuantizedWeight {
+  const blocks = K / QK;
+  const codes = new Uint8Array((N * K) / 2);
+  const scales = new Float32Array(N * blocks);
+  for (let blk = 0; blk < N * blocks; blk++) {
+    const at = blk * (2 + QK / 2);
+    scales[blk] = halfToFloat(b[at] | (b[at + 1] << 8));
+    // ggml: byte j holds value j (low nibble) and j + 16 (high); MatMulNBits: byte i holds values 2i, 2i + 1.
+    const q = (i: number) => (i < 16 ? b[at + 2 + i] & 0xf : b[at + 2 + i - 16] >> 4);
+    for (let i = 0; i < QK / 2; i++) codes[blk * (QK / 2) + i] = q(2 * i) | (q(2 * i + 1) << 4);
+  }
+  const zpRow = Math.ceil(blocks / 2);
+  const zeroPoints = new Uint8Array(N * zpRow);
+  for (let n = 0; n < N; n++) for (let blk = 0; blk < blocks; blk++) zeroPoints[n * zpRow + (blk >> 1)] |= 8 << (4 * (blk & 1));
+  return { N, K, bits: 4, blockSize: QK, codes, scales, zeroPoints };
+}
