@@ -1,6 +1,7 @@
 // The model's tokenizer: tokenizer.json (Hugging Face "fast" format) for encoding, its decoder
 // section reinterpreted as per-token bytes so streaming and whole decoding share one definition,
 // tokenizer_config.json for BOS/EOS and the chat template (rendered with @huggingface/jinja).
+// A GGUF model's tokenizer comes from its metadata, turned into the same sources (ggufTokenizer.ts).
 //
 // Decoding deliberately does not apply `clean_up_tokenization_spaces` (it rewrites " ." to "."
 // and similar, which corrupts code and cannot be streamed exactly); for the tokenizers this
@@ -14,6 +15,8 @@ import type { Template } from '@huggingface/jinja' with { 'resolution-mode': 'im
 import type { Tokenizer as HfTokenizer } from '@huggingface/tokenizers' with { 'resolution-mode': 'import' };
 import type { ChatMessage } from '../../core/protocol/rpc';
 import { ModelError } from '../model/errors';
+import type { GgufFile } from '../model/gguf/file';
+import { ggufTokenizerJson } from './ggufTokenizer';
 
 export type { ChatMessage };
 
@@ -46,10 +49,27 @@ interface DecoderPlan {
   stripChar: string;
 }
 
-/** Where the chat template comes from, for error messages. */
-interface TemplateSource {
+/** A chat template and where it comes from (for error messages). */
+export interface TemplateSource {
   file: string;
   text: string;
+}
+
+/** What a tokenizer is built from, already in memory. */
+export interface TokenizerSources {
+  /** A Hugging Face tokenizer.json, parsed. */
+  tokenizerJson: unknown;
+  /** Where it comes from, for error messages. */
+  tokenizerPath: string;
+  /** tokenizer_config.json's object (bos_token, eos_token, add_bos_token, ...); may be empty. */
+  config: Record<string, unknown>;
+  /** Where `config` comes from, for error messages (default `tokenizerPath`). */
+  configPath?: string;
+  /** config.json's object (bos_token_id, eos_token_id), if any. */
+  modelConfig?: Record<string, unknown>;
+  /** generation_config.json's object (eos_token_id), if any. */
+  generationConfig?: Record<string, unknown>;
+  template: TemplateSource | null;
 }
 
 const PLAIN_ROLE_LABEL: Record<ChatMessage['role'], string> = { system: 'System', user: 'User', assistant: 'Assistant' };
@@ -94,11 +114,32 @@ export class Tokenizer {
    */
   static async load(dir: string, opts: TokenizerLoadOptions = {}): Promise<Tokenizer> {
     const tokenizerPath = join(dir, 'tokenizer.json');
-    const tokenizerJson = readJson(tokenizerPath, true) as Record<string, unknown>;
+    const tokenizerJson = readJson(tokenizerPath, true);
     const configPath = join(dir, 'tokenizer_config.json');
     const config = (readJson(configPath, false) ?? {}) as Record<string, unknown>;
     const modelConfig = (readJson(join(dir, 'config.json'), false) ?? {}) as Record<string, unknown>;
     const generationConfig = (readJson(join(dir, 'generation_config.json'), false) ?? {}) as Record<string, unknown>;
+    const template = chatTemplateSource(dir, configPath, config);
+    return Tokenizer.fromSources({ tokenizerJson, tokenizerPath, config, configPath, modelConfig, generationConfig, template }, opts);
+  }
+
+  /**
+   * A GGUF file's own tokenizer (tokenizer.ggml.* metadata and tokenizer.chat_template), as the
+   * tokenizer.json it stands for (see ggufTokenizer.ts); no file besides the GGUF is read.
+   */
+  static async fromGguf(file: GgufFile, opts: TokenizerLoadOptions = {}): Promise<Tokenizer> {
+    const { tokenizerJson, config, modelConfig, template } = ggufTokenizerJson(file);
+    return Tokenizer.fromSources({ tokenizerJson, tokenizerPath: file.path, config, modelConfig, template }, opts);
+  }
+
+  /** The tokenizer from in-memory sources: what `load` reads from a folder, or what a GGUF holds. */
+  static async fromSources(sources: TokenizerSources, opts: TokenizerLoadOptions = {}): Promise<Tokenizer> {
+    const { tokenizerPath } = sources;
+    const tokenizerJson = sources.tokenizerJson as Record<string, unknown>;
+    const config = sources.config;
+    const configPath = sources.configPath ?? tokenizerPath;
+    const modelConfig = sources.modelConfig ?? {};
+    const generationConfig = sources.generationConfig ?? {};
 
     if (typeof tokenizerJson !== 'object' || tokenizerJson === null || typeof tokenizerJson.model !== 'object') {
       throw new ModelError(tokenizerPath, 'has no "model" section; expected a Hugging Face tokenizer.json');
@@ -164,7 +205,7 @@ export class Tokenizer {
     }
     if (bosId === null) addBos = false;
 
-    const source = chatTemplateSource(dir, configPath, config);
+    const source = sources.template;
     let template: Template | null = null;
     if (source) {
       try {

@@ -2,6 +2,15 @@
 // safetensors, optional tokenizer.json) into a GGUF file that llama.cpp loads, in F32 or F16, so
 // the benchmark runs llama.cpp on exactly the weights our runtime runs.
 //
+// The vocabulary: a byte-level BPE tokenizer.json becomes tokenizer.ggml.model 'gpt2' (tokens,
+// merges, pre-tokenizer name); a sentencepiece-style one (BPE with byte_fallback: Llama 2,
+// llama2.c) becomes 'llama' (tokens, scores, token types with the <0xNN> byte tokens). tokenizer.json
+// keeps no sentencepiece scores, so they are derived from the merge order: a piece made by merge r
+// (its first; r from 0) scores -(r + 1), so ranking pieces by score ranks the merges as tokenizer.json
+// does (stories260k's merges come back exactly); pieces no merge makes score below all of them
+// (-(merges + 1 + id)), byte, control and unknown tokens 0.
+// add_bos_token and the chat template come from tokenizer_config.json (or chat_template.jinja).
+//
 // Format facts (GGUF v3, as llama.cpp reads it): little-endian; header = magic "GGUF", version,
 // tensor count (u64), metadata count (u64); then metadata key/value pairs; then tensor infos
 // (name, dims innermost first, ggml type, offset into the data section); then the data section,
@@ -11,7 +20,7 @@
 // HF Llama checkpoints rotate halves, so q_proj / k_proj rows are permuted per head (row
 // p * D/2 + i moves to 2i + p); 'qwen2' uses the half-rotation layout and keeps rows as they are.
 import { closeSync, openSync, readFileSync, renameSync, writeSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ModelConfig } from '../../runtime/model/config';
 import { floatToHalf } from '../../runtime/model/safetensors';
 import { openModel, readTensor, type TensorRef } from '../../runtime/model/weights';
@@ -41,16 +50,19 @@ const BLOCK_BYTES = { Q8_0: 2 + QK, Q4_0: 2 + QK / 2 } as const;
 
 /** llama.cpp token types. */
 const TOKEN_NORMAL = 1;
+const TOKEN_UNKNOWN = 2;
 const TOKEN_CONTROL = 3;
 const TOKEN_USER_DEFINED = 4;
 const TOKEN_UNUSED = 5;
+const TOKEN_BYTE = 6;
 
 type MetaValue =
   | { t: VType.U32 | VType.I32 | VType.F32; v: number }
   | { t: VType.BOOL; v: boolean }
   | { t: VType.STRING; v: string }
   | { t: VType.ARRAY; elem: VType.STRING; v: string[] }
-  | { t: VType.ARRAY; elem: VType.I32; v: Int32Array };
+  | { t: VType.ARRAY; elem: VType.I32; v: Int32Array }
+  | { t: VType.ARRAY; elem: VType.F32; v: Float32Array };
 
 interface GgufTensor {
   name: string;
@@ -127,6 +139,7 @@ function writeValue(out: ByteSink, m: MetaValue): void {
       out.u32(m.elem);
       out.u64(m.v.length);
       if (m.elem === VType.STRING) for (const s of m.v as string[]) out.str(s);
+      else if (m.elem === VType.F32) for (const x of m.v as Float32Array) out.f32(x);
       else for (const x of m.v as Int32Array) out.i32(x);
       break;
   }
@@ -263,9 +276,16 @@ function roundHalfAway(v: number): number {
 }
 
 interface Vocab {
+  /** tokenizer.ggml.model: 'gpt2' (byte-level BPE) or 'llama' (sentencepiece BPE with byte fallback). */
+  model: 'gpt2' | 'llama';
   tokens: string[];
   types: Int32Array;
+  /** 'gpt2': "left right" merges, by rank. */
   merges: string[];
+  /** 'llama': one score per token (see the file header). */
+  scores: Float32Array | null;
+  /** The unknown token's id ('llama'), if any. */
+  unkId: number | null;
 }
 
 /** The 256 printable stand-ins GPT-2's byte-level BPE uses for bytes: a complete vocabulary of single bytes. */
@@ -290,20 +310,50 @@ export function readVocab(tokenizerPath: string | null, vocabSize: number): Voca
   const tokens: string[] = new Array(vocabSize);
   const types = new Int32Array(vocabSize);
   let merges: string[] = [];
+  let model: Vocab['model'] = 'gpt2';
+  let scores: Float32Array | null = null;
+  let unkId: number | null = null;
   if (tokenizerPath) {
     const tj = JSON.parse(readFileSync(tokenizerPath, 'utf8')) as {
-      model?: { type?: string; vocab?: Record<string, number>; merges?: (string | [string, string])[] };
+      model?: { type?: string; vocab?: Record<string, number>; merges?: (string | [string, string])[]; byte_fallback?: boolean; unk_token?: string | null };
       added_tokens?: { id: number; content: string; special?: boolean }[];
     };
-    if (tj.model?.type !== 'BPE' || !tj.model.vocab) throw new Error(`${tokenizerPath}: only BPE tokenizers (model.type "BPE" with a vocab) convert to GGUF 'gpt2'`);
+    if (tj.model?.type !== 'BPE' || !tj.model.vocab) throw new Error(`${tokenizerPath}: only BPE tokenizers (model.type "BPE" with a vocab) convert to GGUF`);
     const place = (id: number, text: string, type: number) => {
       if (!(Number.isInteger(id) && id >= 0 && id < vocabSize)) throw new Error(`${tokenizerPath}: token ${JSON.stringify(text)} has id ${id}, outside the model's vocab_size ${vocabSize}`);
       tokens[id] = text;
       types[id] = type;
     };
-    for (const [text, id] of Object.entries(tj.model.vocab)) place(id, text, TOKEN_NORMAL);
-    for (const a of tj.added_tokens ?? []) place(a.id, a.content, a.special ? TOKEN_CONTROL : TOKEN_USER_DEFINED);
-    merges = (tj.model.merges ?? []).map((m) => (Array.isArray(m) ? `${m[0]} ${m[1]}` : m));
+    const pairs = (tj.model.merges ?? []).map((m): [string, string] => {
+      if (Array.isArray(m)) return m;
+      const at = m.indexOf(' ', 1);
+      return [m.slice(0, at), m.slice(at + 1)];
+    });
+    if (tj.model.byte_fallback) {
+      model = 'llama';
+      for (const [text, id] of Object.entries(tj.model.vocab)) place(id, text, /^<0x[0-9A-F]{2}>$/.test(text) ? TOKEN_BYTE : TOKEN_NORMAL);
+      for (const a of tj.added_tokens ?? []) place(a.id, a.content, a.special ? TOKEN_CONTROL : TOKEN_USER_DEFINED);
+      const unk = tj.model.unk_token ? tj.model.vocab[tj.model.unk_token] : undefined;
+      if (unk !== undefined) {
+        place(unk, tj.model.unk_token!, TOKEN_UNKNOWN);
+        unkId = unk;
+      }
+      // Rank-derived scores (see the file header).
+      const firstRank = new Map<string, number>();
+      pairs.forEach(([a, b], r) => {
+        if (!firstRank.has(a + b)) firstRank.set(a + b, r);
+      });
+      scores = new Float32Array(vocabSize);
+      for (let id = 0; id < vocabSize; id++) {
+        if (tokens[id] === undefined || types[id] !== TOKEN_NORMAL) continue;
+        const r = firstRank.get(tokens[id]);
+        scores[id] = r !== undefined ? -(r + 1) : -(pairs.length + 1 + id);
+      }
+    } else {
+      for (const [text, id] of Object.entries(tj.model.vocab)) place(id, text, TOKEN_NORMAL);
+      for (const a of tj.added_tokens ?? []) place(a.id, a.content, a.special ? TOKEN_CONTROL : TOKEN_USER_DEFINED);
+      merges = pairs.map(([a, b]) => `${a} ${b}`);
+    }
   } else {
     if (vocabSize < 256) throw new Error(`vocab_size ${vocabSize} is below the 256 byte tokens a tokenizer-less GGUF vocabulary needs`);
     byteLevelAlphabet().forEach((c, b) => {
@@ -316,7 +366,18 @@ export function readVocab(tokenizerPath: string | null, vocabSize: number): Voca
       tokens[i] = `[PAD${i}]`;
       types[i] = TOKEN_UNUSED;
     }
-  return { tokens, types, merges };
+  return { model, tokens, types, merges, scores, unkId };
+}
+
+/** add_bos_token and the chat template next to a tokenizer.json (tokenizer_config.json, chat_template.jinja). */
+function tokenizerSettings(tokenizerPath: string | null): { addBos: boolean | null; chatTemplate: string | null } {
+  if (!tokenizerPath) return { addBos: null, chatTemplate: null };
+  const dir = dirname(tokenizerPath);
+  const configPath = join(dir, 'tokenizer_config.json');
+  const config = existsSync(configPath) ? (JSON.parse(readFileSync(configPath, 'utf8')) as { add_bos_token?: unknown; chat_template?: unknown }) : {};
+  const jinjaPath = join(dir, 'chat_template.jinja');
+  const chatTemplate = existsSync(jinjaPath) ? readFileSync(jinjaPath, 'utf8') : typeof config.chat_template === 'string' ? config.chat_template : null;
+  return { addBos: typeof config.add_bos_token === 'boolean' ? config.add_bos_token : null, chatTemplate };
 }
 
 export interface GgufOptions {
@@ -337,6 +398,7 @@ export function convertToGguf(modelDir: string, outPath: string, o: GgufOptions)
   const arch = c.architecture === 'Qwen2ForCausalLM' ? 'qwen2' : 'llama';
   const tokPath = o.tokenizerPath ?? (existsSync(join(modelDir, 'tokenizer.json')) ? join(modelDir, 'tokenizer.json') : null);
   const vocab = readVocab(tokPath, c.vocabSize);
+  const settings = tokenizerSettings(tokPath);
 
   const u32 = (v: number): MetaValue => ({ t: VType.U32, v });
   const f32 = (v: number): MetaValue => ({ t: VType.F32, v });
@@ -357,15 +419,22 @@ export function convertToGguf(modelDir: string, outPath: string, o: GgufOptions)
     [`${arch}.rope.dimension_count`, u32(c.headDim)],
     [`${arch}.rope.freq_base`, f32(c.ropeTheta)],
     [`${arch}.attention.layer_norm_rms_epsilon`, f32(c.rmsNormEps)],
-    ['tokenizer.ggml.model', { t: VType.STRING, v: 'gpt2' }],
-    ['tokenizer.ggml.pre', { t: VType.STRING, v: o.preTokenizer ?? 'default' }],
+    ['tokenizer.ggml.model', { t: VType.STRING, v: vocab.model }],
     ['tokenizer.ggml.tokens', { t: VType.ARRAY, elem: VType.STRING, v: vocab.tokens }],
     ['tokenizer.ggml.token_type', { t: VType.ARRAY, elem: VType.I32, v: vocab.types }],
-    ['tokenizer.ggml.merges', { t: VType.ARRAY, elem: VType.STRING, v: vocab.merges }],
-    ['tokenizer.ggml.add_bos_token', { t: VType.BOOL, v: false }],
+    // When tokenizer_config.json does not say: BOS for sentencepiece ('llama') vocabularies, as they expect; none for 'gpt2'.
+    ['tokenizer.ggml.add_bos_token', { t: VType.BOOL, v: settings.addBos ?? vocab.model === 'llama' }],
   ];
+  if (vocab.model === 'gpt2') {
+    meta.push(['tokenizer.ggml.pre', { t: VType.STRING, v: o.preTokenizer ?? 'default' }]);
+    meta.push(['tokenizer.ggml.merges', { t: VType.ARRAY, elem: VType.STRING, v: vocab.merges }]);
+  } else {
+    meta.push(['tokenizer.ggml.scores', { t: VType.ARRAY, elem: VType.F32, v: vocab.scores! }]);
+  }
+  if (vocab.unkId !== null) meta.push(['tokenizer.ggml.unknown_token_id', u32(vocab.unkId)]);
   if (c.bosTokenId !== null) meta.push(['tokenizer.ggml.bos_token_id', u32(c.bosTokenId)]);
   if (c.eosTokenIds.length) meta.push(['tokenizer.ggml.eos_token_id', u32(c.eosTokenIds[0])]);
+  if (settings.chatTemplate !== null) meta.push(['tokenizer.chat_template', { t: VType.STRING, v: settings.chatTemplate }]);
 
   const tensors: GgufTensor[] = [];
   /**

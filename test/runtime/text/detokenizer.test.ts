@@ -7,7 +7,7 @@ import { describe, test, type TestContext } from 'node:test';
 import { StreamDecoder, type StreamDecoderOptions } from '../../../runtime/text/detokenizer';
 import { Tokenizer } from '../../../runtime/text/tokenizer';
 
-const MODELS = resolve(__dirname, '../../../shared/models');
+const MODELS = resolve(__dirname, '../../../../shared/models');
 const STORIES = join(MODELS, 'stories260k');
 const SMOLLM2 = join(MODELS, 'smollm2-135m-instruct');
 

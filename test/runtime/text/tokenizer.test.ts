@@ -9,7 +9,7 @@ import type { Tokenizer as HfTokenizer } from '@huggingface/tokenizers' with { '
 import { ModelError } from '../../../runtime/model/errors';
 import { Tokenizer } from '../../../runtime/text/tokenizer';
 
-const MODELS = resolve(__dirname, '../../../shared/models');
+const MODELS = resolve(__dirname, '../../../../shared/models');
 const STORIES = join(MODELS, 'stories260k');
 const SMOLLM2 = join(MODELS, 'smollm2-135m-instruct');
 
