@@ -7,10 +7,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
-import { STORIES } from '../../support/models';
+import { STORIES, skipWithoutModel } from '../../support/models';
 
-const cli = resolve(__dirname, '../../bin/think-lens.mjs');
-const repo = resolve(__dirname, '../fixtures/e2e-workspace');
+const cli = resolve(__dirname, '../../../bin/think-lens.mjs');
+const repo = resolve(__dirname, '../../fixtures/e2e-workspace');
 
 function run(args: string[], env: Record<string, string> = {}) {
   return spawnSync(process.execPath, [cli, 'ask', ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
@@ -26,7 +26,7 @@ async function closedPort(): Promise<number> {
 }
 
 test('ask --model: packs ranked files, answers, prints cache figures and one mask line per layer', (t) => {
-  if (!existsSync(STORIES)) return t.skip(`model not found: ${STORIES}`);
+  if (skipWithoutModel(t, STORIES)) return;
   const r = run(['--repo', repo, '--model', STORIES, '--question', 'How are sections parsed?', '--max-new-tokens', '12']);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /context: [1-9]\d* of \d+ files, \d+ tokens, budget \d+/);
@@ -37,7 +37,7 @@ test('ask --model: packs ranked files, answers, prints cache figures and one mas
 });
 
 test('ask says so when no file fits the budget, and still answers', (t) => {
-  if (!existsSync(STORIES)) return t.skip(`model not found: ${STORIES}`);
+  if (skipWithoutModel(t, STORIES)) return;
   const r = run(['--repo', repo, '--model', STORIES, '--question', 'How are sections parsed?', '--max-new-tokens', '250']);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /files: none fit the \d+-token budget \(the model's context is 512 tokens\)/);
@@ -45,7 +45,7 @@ test('ask says so when no file fits the budget, and still answers', (t) => {
 });
 
 test('ask without --model, offline: falls back to the model at hand and says so', async (t) => {
-  if (!existsSync(STORIES)) return t.skip(`model not found: ${STORIES}`);
+  if (skipWithoutModel(t, STORIES)) return;
   const cache = mkdtempSync(join(tmpdir(), 'think-ask-'));
   try {
     const r = run(['--repo', repo, '--question', 'What does parse do?', '--max-new-tokens', '4'], {

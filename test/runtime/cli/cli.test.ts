@@ -10,13 +10,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
 import * as esbuild from 'esbuild';
-import { STORIES } from '../../support/models';
+import { STORIES, skipWithoutModel } from '../../support/models';
 import { HubServer } from '../../support/hubServer';
 
-const repoRoot = resolve(__dirname, '../..');
+const repoRoot = resolve(__dirname, '../../..');
 const bin = join(repoRoot, 'bin/think-lens.mjs');
 const present = existsSync(STORIES);
-const skipMsg = `model not found: ${STORIES}`;
 
 interface RefCase {
   prompt_ids: number[];
@@ -73,7 +72,7 @@ function thinkFlags(c: RefCase): string[] {
 }
 
 test('generate --json --prompt-ids 1 reproduces the greedy reference', async (t) => {
-  if (!present) return t.skip(skipMsg);
+  if (skipWithoutModel(t, STORIES)) return;
   const c = refCases()[0];
   const r = await cli('generate', '--model', STORIES, '--prompt-ids', c.prompt_ids.join(','), '--max-new-tokens', String(c.greedy_ids.length), '--json', ...thinkFlags(c));
   assert.equal(r.code, 0, r.stderr);
@@ -89,7 +88,7 @@ test('generate --json --prompt-ids 1 reproduces the greedy reference', async (t)
 });
 
 test('generate with ThinK flags reproduces the pruned reference and stores fewer key bytes', async (t) => {
-  if (!present) return t.skip(skipMsg);
+  if (skipWithoutModel(t, STORIES)) return;
   const c = refCases().find((x) => x.ratio > 0)!;
   const r = await cli('generate', '--model', STORIES, '--prompt-ids', c.prompt_ids.join(','), '--max-new-tokens', String(c.greedy_ids.length), '--json', ...thinkFlags(c));
   assert.equal(r.code, 0, r.stderr);
@@ -100,7 +99,7 @@ test('generate with ThinK flags reproduces the pruned reference and stores fewer
 });
 
 test('without --json the text streams to stdout and a summary goes to stderr', async (t) => {
-  if (!present) return t.skip(skipMsg);
+  if (skipWithoutModel(t, STORIES)) return;
   const r = await cli('generate', '--model', STORIES, '--prompt-ids', '1', '--max-new-tokens', '30');
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^ ?Once upon a time, there was a little girl named Lily\./);
@@ -126,7 +125,7 @@ test('a broken model (ModelError) gets one line naming the file and exit code 1'
 });
 
 test('a prompt longer than the context gets one line and exit code 1', async (t) => {
-  if (!present) return t.skip(skipMsg);
+  if (skipWithoutModel(t, STORIES)) return;
   const ids = new Array(600).fill(1).join(',');
   assertOneLine(await cli('generate', '--model', STORIES, '--prompt-ids', ids), 1, /^think-lens: the prompt has 600 tokens but the model's context holds 512/);
   // --context lowers the context for benchmarks; the check follows it.
@@ -134,7 +133,7 @@ test('a prompt longer than the context gets one line and exit code 1', async (t)
 });
 
 test('the esbuild bundle (cli.js + engineWorker.js) runs generate like the sources', async (t) => {
-  if (!present) return t.skip(skipMsg);
+  if (skipWithoutModel(t, STORIES)) return;
   // Inside node_modules so the bundle resolves onnxruntime-node (kept external, as in the real build).
   const out = join(repoRoot, 'node_modules/.cache/think-lens-cli-test');
   rmSync(out, { recursive: true, force: true });

@@ -11,11 +11,10 @@ import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
 import * as rpc from 'vscode-jsonrpc/node';
 import { Rpc, RpcErrors, type GenerateResult, type LoadResult, type ProgressNotification, type RpcNotifications, type RuntimeStats, type TokenNotification } from '../../../core/protocol/rpc';
-import { STORIES } from '../../support/models';
+import { STORIES, skipWithoutModel } from '../../support/models';
 
-const repoRoot = resolve(__dirname, '../..');
+const repoRoot = resolve(__dirname, '../../..');
 const present = existsSync(STORIES);
-const skipMsg = `model not found: ${STORIES}`;
 
 let child: ChildProcessWithoutNullStreams;
 let conn: rpc.MessageConnection;
@@ -95,7 +94,7 @@ test('a broken model folder gets ModelInvalid with one line naming the file', as
 });
 
 test('load, then generate streams tokens whose text is the result text (greedy reference)', async (t) => {
-  if (!present) return t.skip(skipMsg);
+  if (skipWithoutModel(t, STORIES)) return;
   const ref = JSON.parse(readFileSync(join(STORIES, 'reference.json'), 'utf8')).cases[0] as { prompt_ids: number[]; greedy_ids: number[]; ratio: number; window: number; recent: number };
   const loaded = await conn.sendRequest<LoadResult>(Rpc.load, { modelDir: STORIES, think: { ratio: ref.ratio, window: ref.window, recent: ref.recent } });
   assert.equal(loaded.model.architecture, 'LlamaForCausalLM');
@@ -113,7 +112,7 @@ test('load, then generate streams tokens whose text is the result text (greedy r
 });
 
 test('stats and cancel answer while a generate runs; a second generate gets Busy', async (t) => {
-  if (!present) return t.skip(skipMsg);
+  if (skipWithoutModel(t, STORIES)) return;
   const order: string[] = [];
   // A holder object: TypeScript does not see assignments made inside callbacks to a `let`.
   const box: { during?: Promise<[RuntimeStats, rpc.ResponseError<unknown>, { cancelled: boolean }]> } = {};
@@ -145,7 +144,7 @@ test('stats and cancel answer while a generate runs; a second generate gets Busy
 });
 
 test('stats and cancel answer during a long prefill', async (t) => {
-  if (!present) return t.skip(skipMsg);
+  if (skipWithoutModel(t, STORIES)) return;
   await conn.sendRequest(Rpc.load, { modelDir: STORIES, prefillChunk: 1 });
   const prompt = Array.from({ length: 480 }, (_, i) => (i === 0 ? 1 : 300 + (i % 200)));
   const box: { during?: Promise<RuntimeStats> } = {};
@@ -169,7 +168,7 @@ test('stats and cancel answer during a long prefill', async (t) => {
 });
 
 test('unload during a generate cancels it first, then unloads', async (t) => {
-  if (!present) return t.skip(skipMsg);
+  if (skipWithoutModel(t, STORIES)) return;
   await conn.sendRequest(Rpc.load, { modelDir: STORIES });
   const box: { unloaded?: Promise<unknown> } = {};
   onToken = () => {
@@ -184,7 +183,7 @@ test('unload during a generate cancels it first, then unloads', async (t) => {
 });
 
 test('a prompt longer than the context gets ContextOverflow', async (t) => {
-  if (!present) return t.skip(skipMsg);
+  if (skipWithoutModel(t, STORIES)) return;
   const e = await rpcError(conn.sendRequest(Rpc.generate, { requestId: 'big', prompt: { ids: new Array(600).fill(1) } }));
   assert.equal(e.code, RpcErrors.ContextOverflow);
   assert.match(e.message, /600 tokens .* 512/);
@@ -192,7 +191,7 @@ test('a prompt longer than the context gets ContextOverflow', async (t) => {
 });
 
 test('countTokens, then unload: the model is gone', async (t) => {
-  if (!present) return t.skip(skipMsg);
+  if (skipWithoutModel(t, STORIES)) return;
   const { counts } = await conn.sendRequest<{ counts: number[] }>(Rpc.countTokens, { texts: ['Once upon a time', ''] });
   assert.equal(counts.length, 2);
   assert.ok(counts[0] > 1 && counts[1] === 0);

@@ -9,7 +9,7 @@ import type { Tokenizer as HfTokenizer } from '@huggingface/tokenizers' with { '
 import { ModelError } from '../../../runtime/model/errors';
 import { Tokenizer } from '../../../runtime/text/tokenizer';
 
-const MODELS = resolve(__dirname, '../../../shared/models');
+const MODELS = resolve(__dirname, '../../../../shared/models');
 const STORIES = join(MODELS, 'stories260k');
 const SMOLLM2 = join(MODELS, 'smollm2-135m-instruct');
 
@@ -36,9 +36,7 @@ function load(dir: string): Promise<Tokenizer> {
 }
 
 function haveModel(t: TestContext, dir: string): boolean {
-  if (existsSync(join(dir, 'tokenizer.json'))) return true;
-  t.skip(`real tokenizer not found: ${dir}`);
-  return false;
+  return !skipWithoutModel(t, join(dir, 'tokenizer.json'), 'real tokenizer');
 }
 
 /** The reference implementation, built from the same files, for cross-checks. */
