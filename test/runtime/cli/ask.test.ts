@@ -2,7 +2,7 @@
 // per-head mask summary out; offline, it falls back to the model at hand with a clear line.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -30,7 +30,8 @@ test('ask --model: packs ranked files, answers, prints cache figures and one mas
   const r = run(['--repo', repo, '--model', STORIES, '--question', 'How are sections parsed?', '--max-new-tokens', '12']);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /context: [1-9]\d* of \d+ files, \d+ tokens, budget \d+/);
-  assert.match(r.stdout, /cache: \d+ tokens \(\d+ pruned, \d+ full-key\); keys [\d.]+ MiB of [\d.]+ MiB unpruned/);
+  assert.match(r.stdout, /cache: \d+ tokens \(\d+ pruned, \d+ full-key\); keys [\d.]+ (B|KiB|MiB) of [\d.]+ (B|KiB|MiB) unpruned/);
+  assert.match(r.stderr, /-limited, 256\.0 MiB\)/, 'the budget in MiB');
   assert.match(r.stdout, /ThinK: ratio 0\.50/);
   const layers = r.stdout.split('\n').filter((l) => /^L\d+ {2}h0 4\/8 \[\d(,\d){3}\]/.test(l));
   assert.equal(layers.length, 5, r.stdout);
