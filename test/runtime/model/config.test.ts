@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { loadConfig, parseConfig } from '../../../runtime/model/config';
 import { ModelError } from '../../../runtime/model/errors';
+import { skipWithoutModel } from '../../support/models';
 
 const repoRoot = resolve(__dirname, '../../..');
 const shapesDir = resolve(repoRoot, '../shared/models/shapes');

@@ -2,14 +2,13 @@
 // K is not a multiple of the block), and quantized models run through the real graph and stay
 // close to the unquantized one.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { Engine } from '../../../runtime/engine/engine';
 import { buildModelGraph } from '../../../runtime/graph/model';
 import { dequantize, quantizeBlockwise, type QuantizedWeight, type WeightBits } from '../../../runtime/model/quantize';
 import { openModel } from '../../../runtime/model/weights';
 import { collectingHooks } from '../../support/hooks';
-import { STORIES, quietLog } from '../../support/models';
+import { STORIES, quietLog, skipWithoutModel } from '../../support/models';
 
 for (const bits of [8, 4] as WeightBits[]) {
   test(`${bits}-bit blocks of 32 round-trip within half a step, zeros exact, K = 172 padded`, () => {
@@ -31,7 +30,7 @@ for (const bits of [8, 4] as WeightBits[]) {
 }
 
 test('int8 and int4 weights through the real graph: close to float32, int8 closer', async (t) => {
-  if (!existsSync(STORIES)) return t.skip(`model not found: ${STORIES}`);
+  if (skipWithoutModel(t, STORIES)) return;
   const prompt = [1, 403, 407, 261, 378, 432, 317, 394, 261, 280, 294, 426];
   const logits = async (quantize?: 'int8' | 'int4') => {
     const e = await Engine.load({ modelDir: STORIES, quantize }, quietLog);
@@ -55,7 +54,7 @@ test('int8 and int4 weights through the real graph: close to float32, int8 close
 });
 
 test('one load quantizes each weight once: a second graph build (a provider fallback) reuses the cache and writes the same bytes', (t) => {
-  if (!existsSync(STORIES)) return t.skip(`model not found: ${STORIES}`);
+  if (skipWithoutModel(t, STORIES)) return;
   const w = openModel(STORIES);
   const quantizedCache = new Map<string, QuantizedWeight>();
   const first = buildModelGraph(w, { weightBits: 8, gpu: true, compressed: true, quantizedCache });

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { readSafetensorsHeader, writeSafetensors, encodeFloats } from '../../../runtime/model/safetensors';
 import { floatToBf16, decodeFloats } from '../../../runtime/model/safetensors';
 import { openModel, readTensor, readTensor64, type TensorRef } from '../../../runtime/model/weights';
+import { skipWithoutModel } from '../../support/models';
 import { writeTinyModel, tinyConfig } from '../../support/tinyModels';
 
 const STORIES = resolve(__dirname, '../../../../shared/models/stories260k');

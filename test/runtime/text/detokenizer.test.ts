@@ -1,7 +1,7 @@
 // Streaming detokenization: pieces pushed one token at a time concatenate to Tokenizer.decode of
 // the same ids, and a character split across tokens never comes out as U+FFFD.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { StreamDecoder, type StreamDecoderOptions } from '../../../runtime/text/detokenizer';

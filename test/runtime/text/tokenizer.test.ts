@@ -1,13 +1,14 @@
 // Tokenizer: encoding and decoding against the real stories260k and SmolLM2 tokenizers (and the
 // reference implementation, @huggingface/tokenizers), chat templates, BOS/EOS, load errors.
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, test, type TestContext } from 'node:test';
 import type { Tokenizer as HfTokenizer } from '@huggingface/tokenizers' with { 'resolution-mode': 'import' };
 import { ModelError } from '../../../runtime/model/errors';
 import { Tokenizer } from '../../../runtime/text/tokenizer';
+import { skipWithoutModel } from '../../support/models';
 
 const MODELS = resolve(__dirname, '../../../../shared/models');
 const STORIES = join(MODELS, 'stories260k');
