@@ -14,9 +14,9 @@ import { checkThinkSettings } from '../cache/think';
 import { outputColumnEnergy } from '../cache/valuePrune';
 import { buildModelGraph } from '../graph/model';
 import { buildScorerGraph } from '../graph/scorer';
+import { WeightFile } from '../graph/weightFile';
 import type { ModelConfig } from '../model/config';
 import { ContextOverflowError, ModelError } from '../model/errors';
-import type { QuantizedWeight } from '../model/quantize';
 import { openModel, type ModelWeights } from '../model/weights';
 import { Tokenizer } from '../text/tokenizer';
 import { ResidentTiers } from './residentTiers';
@@ -42,6 +42,8 @@ export class ModelResources {
     /** Null when the folder has no tokenizer.json: only token-id prompts work then. */
     readonly tokenizer: Tokenizer | null,
     private currentRunner: Runner,
+    /** Initializers made at load (quantized weights), on disk for the model's lifetime; null when none are. */
+    private readonly weightFile: WeightFile | null,
     /** Prompt tokens per forward while a prompt is read; cancellation is checked between chunks. */
     readonly prefillChunk: number,
     readonly params: LoadParams,
@@ -58,7 +60,15 @@ export class ModelResources {
     checkCompression(compression);
     const tokenizer = existsSync(join(params.modelDir, 'tokenizer.json')) ? await Tokenizer.load(params.modelDir) : null;
     if (!tokenizer) log('warn', `${join(params.modelDir, 'tokenizer.json')}: missing; only token-id prompts will work`);
-    const opened = await openRunner(weights, config, params, compression, params.device ?? 'cpu', log);
+    // Quantized weights stream to disk one stack at a time, so a load never holds them all in memory.
+    const weightFile = params.quantize ? WeightFile.create() : null;
+    let opened: Awaited<ReturnType<typeof openRunner>>;
+    try {
+      opened = await openRunner(weights, config, params, compression, params.device ?? 'cpu', log, weightFile);
+    } catch (e) {
+      weightFile?.dispose();
+      throw e;
+    }
     const loaded: LoadResult = {
       model: {
         modelDir: params.modelDir,
@@ -81,7 +91,7 @@ export class ModelResources {
       loadMs: performance.now() - t0,
     };
     log('info', `loaded ${config.architecture} (${config.layers} layers, ${weights.dtype}) on ${opened.device} in ${loaded.loadMs.toFixed(0)} ms`);
-    return new ModelResources(loaded, weights, config, tokenizer, opened.runner, params.prefillChunk ?? DEFAULT_PREFILL_CHUNK, params, log);
+    return new ModelResources(loaded, weights, config, tokenizer, opened.runner, weightFile, params.prefillChunk ?? DEFAULT_PREFILL_CHUNK, params, log);
   }
 
   get runner(): Runner {
@@ -112,7 +122,7 @@ export class ModelResources {
       const kind = layout.compressed ? `compressed${layout.bits ? ' (KIVI)' : ''}` : 'plain ThinK';
       this.log('info', `rebuilding the graph for the ${kind} cache layout`);
       await this.releaseRunner();
-      const opened = await openRunner(this.weights, this.config, this.params, compression, this.loaded.device, this.log);
+      const opened = await openRunner(this.weights, this.config, this.params, compression, this.loaded.device, this.log, this.weightFile);
       this.currentRunner = opened.runner;
       // A provider that could not start again leaves the CPU in its place: say so from now on.
       Object.assign(this.loaded, { device: opened.device, fallback: opened.fallback ?? this.loaded.fallback });
@@ -125,7 +135,7 @@ export class ModelResources {
 
   /** The scorer graph (eviction and value scores), opened on first use: most settings never need it. */
   async scorerSession(): Promise<InferenceSession> {
-    this.scorer ??= (await openSession({ bytes: buildScorerGraph(this.config), externalData: [] }, this.weights.dir, 'cpu', this.log)).session;
+    this.scorer ??= (await openSession({ bytes: buildScorerGraph(this.config), externalFolder: null }, this.weights.dir, 'cpu', this.log)).session;
     return this.scorer;
   }
 
@@ -176,6 +186,7 @@ export class ModelResources {
   async dispose(): Promise<void> {
     await this.releaseRunner();
     await this.scorer?.release();
+    this.weightFile?.dispose();
   }
 
   private async releaseRunner(): Promise<void> {
@@ -195,12 +206,11 @@ export function resolveCompression(c: Partial<CompressionSettings> | undefined):
  * GPU between steps (residentTiers.ts), which takes the compressed cache layout; if WebGPU cannot
  * start, the CPU gets its own graph and layout.
  */
-async function openRunner(weights: ModelWeights, config: ModelConfig, params: LoadParams, compression: CompressionSettings, device: Device, log: LogFn) {
+async function openRunner(weights: ModelWeights, config: ModelConfig, params: LoadParams, compression: CompressionSettings, device: Device, log: LogFn, weightFile: WeightFile | null) {
   const weightBits = params.quantize === 'int4' ? 4 : params.quantize === 'int8' ? 8 : undefined;
-  const quantizedCache = new Map<string, QuantizedWeight>();
   const graphFor = (d: Device) => {
     const layout = layoutFor(compression, d);
-    return buildModelGraph(weights, { weightBits, compressed: layout.compressed, kivi: layout.bits !== null, gpu: d === 'webgpu', quantizedCache });
+    return buildModelGraph(weights, { weightBits, compressed: layout.compressed, kivi: layout.bits !== null, gpu: d === 'webgpu', weightFile: weightFile ?? undefined });
   };
   const opened = await openSession(graphFor, params.modelDir, device, log);
   if (opened.device !== 'webgpu') return { ...opened, runner: new Runner(opened.session, config, layoutFor(compression, opened.device)) };
