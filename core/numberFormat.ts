@@ -1,5 +1,6 @@
-// Number formatting for the webviews' statistics. Fixed to en-US so that what the panels show is
-// the same on every machine (and in the rendering tests).
+// Number formatting for every figure a user reads: the webviews, the status bar, notifications and
+// the CLI. Bytes are always in binary units (KiB, MiB: the memory budget is x 2^20 too). Fixed to
+// en-US so that what is shown is the same on every machine (and in the rendering tests).
 
 const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 

@@ -1,14 +1,18 @@
 // `npm run fidelity`: how faithful each cache compression (ThinK, SnapKV, H2O, KIVI, value
 // pruning and their combinations) is to the unpruned cache of the same model, under teacher
-// forcing on long real text, against the bytes per token it costs. Writes a markdown table and a
-// PNG plot (fidelity vs bytes per token, one curve per method family).
+// forcing on long real text, against the bytes per token it costs. Writes a markdown table, the
+// report as JSON and an SVG plot (fidelity vs bytes per token, one curve per method family; the
+// README shows a copy as docs/fidelity.svg).
 //   npx tsx scripts/fidelity.ts [--model DIR] [--device cpu|cuda|webgpu] [--prompt 300]
 //     [--continuation 150] [--docs 8] [--chunk 1] [--out bench-results]
-import { mkdirSync, writeFileSync } from 'node:fs';
+// --from FILE re-renders the table and plot from a saved fidelity.json without measuring again
+// (a changed figure does not need the model run).
+//   npx tsx scripts/fidelity.ts --from bench-results/fidelity.json [--out DIR]
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { measureFidelity } from './fidelity/measure';
 import { renderFidelityPlot } from './fidelity/plot';
-import { fidelityMarkdown, fidelityPlotSpec } from './fidelity/report';
+import { fidelityMarkdown, fidelityPlotSpec, type FidelityReport } from './fidelity/report';
 
 const root = resolve(__dirname, '..');
 
@@ -26,12 +30,11 @@ function intArg(name: string, fallback: number, min: number): number {
   return v;
 }
 
-async function main(): Promise<void> {
+async function measure(): Promise<FidelityReport> {
   const modelDir = resolve(arg('model', resolve(root, '../shared/models/stories260k')));
   const device = arg('device', 'cpu');
   if (device !== 'cpu' && device !== 'cuda' && device !== 'webgpu') throw new Error(`--device must be cpu, cuda or webgpu, got ${device}`);
-  const out = resolve(arg('out', join(root, 'bench-results')));
-  const report = await measureFidelity({
+  return measureFidelity({
     modelDir,
     device,
     promptTokens: intArg('prompt', 300, 1),
@@ -40,13 +43,25 @@ async function main(): Promise<void> {
     chunk: intArg('chunk', 1, 1),
     say: (line) => process.stderr.write(`${line}\n`),
   });
+}
+
+function readReport(file: string): FidelityReport {
+  const r = JSON.parse(readFileSync(file, 'utf8')) as Partial<FidelityReport>;
+  if (!r.baseline || !Array.isArray(r.rows)) throw new Error(`${file} is not a fidelity.json report (no baseline or rows)`);
+  return r as FidelityReport;
+}
+
+async function main(): Promise<void> {
+  const from = arg('from', '');
+  const out = resolve(arg('out', join(root, 'bench-results')));
+  const report = from ? readReport(resolve(from)) : await measure();
   mkdirSync(out, { recursive: true });
   const md = fidelityMarkdown(report);
   writeFileSync(join(out, 'fidelity.md'), md);
-  writeFileSync(join(out, 'fidelity.json'), JSON.stringify(report, null, 2));
-  writeFileSync(join(out, 'fidelity.png'), renderFidelityPlot(fidelityPlotSpec(report)).toPng());
+  if (!from) writeFileSync(join(out, 'fidelity.json'), JSON.stringify(report, null, 2));
+  writeFileSync(join(out, 'fidelity.svg'), renderFidelityPlot(fidelityPlotSpec(report)));
   process.stdout.write(md);
-  process.stderr.write(`wrote ${join(out, 'fidelity.md')}, fidelity.json and fidelity.png\n`);
+  process.stderr.write(`wrote ${join(out, 'fidelity.md')}${from ? '' : ', fidelity.json'} and fidelity.svg\n`);
 }
 
 main().catch((e: unknown) => {

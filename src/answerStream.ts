@@ -50,7 +50,6 @@ export async function streamGenerate(o: StreamOptions): Promise<GenerateResult> 
     o.ctx.onProgress(mine((e) => o.post?.({ type: 'progress', progress: e }))),
     o.ctx.onMasks(mine((e) => (o.postProgressOnly ? undefined : o.post?.({ type: 'masks', masks: e.masks })))),
   ];
-  o.ctx.cacheEpoch++;
   try {
     const result = await o.ctx.busy(() => o.model.client.request('generate', { ...o.params, requestId }, o.token));
     o.ctx.noteCache(result.cache);

@@ -80,7 +80,7 @@ export function readConfig(): ThinkLensConfig {
       window: num(cfg, 'observationWindow', DEFAULTS.observationWindow, (v) => int(v) && v >= 1, 'an integer >= 1', problems),
       recent: num(cfg, 'recent', DEFAULTS.recent, (v) => int(v) && v >= 0, 'an integer >= 0', problems),
     },
-    memoryBudgetMb: num(cfg, 'memoryBudgetMb', DEFAULTS.memoryBudgetMb, (v) => v > 0, 'a number of megabytes > 0', problems),
+    memoryBudgetMb: num(cfg, 'memoryBudgetMb', DEFAULTS.memoryBudgetMb, (v) => v > 0, 'a number of MiB > 0', problems),
     maxNewTokens: num(cfg, 'maxNewTokens', DEFAULTS.maxNewTokens, (v) => int(v) && v >= 1, 'an integer >= 1', problems),
     temperature: num(cfg, 'temperature', DEFAULTS.temperature, (v) => v >= 0 && v <= 5, 'a number in [0, 5]', problems),
     problems,

@@ -1,6 +1,6 @@
 // Decides whether a follow-up question can reuse the runtime's cache. The cache holds the packed
 // workspace context of the first question; if none of the files that went into it changed, the
-// follow-up is appended to that cache (`cache: 'extend'`) instead of re-reading, re-ranking and
+// follow-up is appended to that cache (`cache: { extend: cacheId }`) instead of re-reading, re-ranking and
 // re-prefilling the workspace. "Changed" is judged by stat only (size and mtime of every included
 // file), so the check itself reads no file contents: an edit, a save or a deletion changes them.
 

@@ -3,6 +3,7 @@
 
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { applyInspectorMessage, EMPTY_INSPECTOR_STATE, type InspectorState } from '../core/inspectorState';
 import type { CacheStats, LoadResult, MasksNotification, ProgressNotification, TokenNotification } from '../core/protocol/rpc';
 import type { InspectorInMessage, RuntimeState } from '../core/protocol/webview';
 import { findRuntime, type RuntimeLaunch } from './bootstrap';
@@ -45,14 +46,8 @@ export class Ctx implements vscode.Disposable {
   config: ThinkLensConfig;
   /** Latest cache figures (from progress notifications and generate results); cleared on restart. */
   lastCache: CacheStats | undefined;
-  /** The latest progress notification: what a newly opened Inspector shows first. */
-  lastProgress: ProgressNotification | undefined;
-  lastMasks: MasksNotification['masks'] | undefined;
-  /**
-   * Bumped by every generate: a follow-up may extend the runtime's cache only if no other request
-   * (a Summarize, another panel's question) replaced that cache in between.
-   */
-  cacheEpoch = 0;
+  /** The latest progress and masks, kept as the Inspector keeps them: what a newly opened Inspector shows first. */
+  inspector: InspectorState = EMPTY_INSPECTOR_STATE;
   private loaded: (LoadedModel & { key: string }) | undefined;
   private loading: Promise<LoadedModel> | undefined;
   private loadingKey = '';
@@ -90,8 +85,7 @@ export class Ctx implements vscode.Disposable {
         // The process and its cache are gone; the next command loads the model again.
         this.loaded = undefined;
         this.lastCache = undefined;
-        this.lastMasks = undefined;
-        this.lastProgress = undefined;
+        this.inspector = EMPTY_INSPECTOR_STATE;
       }),
       this.supervisor.onDidStart((client) => this.attach(client)),
       vscode.workspace.onDidChangeConfiguration((e) => {
@@ -132,12 +126,12 @@ export class Ctx implements vscode.Disposable {
       client.onNotification('token', (p) => this.tokenEmitter.fire(p)),
       client.onNotification('progress', (p) => {
         this.lastCache = p.cache;
-        this.lastProgress = p;
+        this.inspector = applyInspectorMessage(this.inspector, { type: 'progress', progress: p });
         this.progressEmitter.fire(p);
         this.changed();
       }),
       client.onNotification('masks', (p) => {
-        this.lastMasks = p.masks;
+        this.inspector = applyInspectorMessage(this.inspector, { type: 'masks', masks: p.masks });
         this.masksEmitter.fire(p);
       }),
     ];

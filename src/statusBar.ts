@@ -2,6 +2,7 @@
 // keys. Clicking it opens the Cache Inspector (or, with no model, Select Model Folder).
 
 import * as vscode from 'vscode';
+import { formatBytes, formatPercent } from '../core/numberFormat';
 import type { CacheStats } from '../core/protocol/rpc';
 import type { RuntimeState } from '../core/protocol/webview';
 
@@ -12,19 +13,8 @@ export interface StatusView {
   /** Short model name (folder or repo id) for the tooltip. */
   modelName?: string;
   cache?: CacheStats;
+  /** thinkLens.memoryBudgetMb: MiB (x 2^20), despite the key's name. */
   memoryBudgetMb: number;
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KB', 'MB', 'GB', 'TB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${units[i]}`;
 }
 
 const ICONS: Record<RuntimeState, string> = {
@@ -67,10 +57,11 @@ export class StatusBar implements vscode.Disposable {
     if (v.cache && v.cache.tokens > 0) {
       const { bytes, keySaving } = cacheSummary(v.cache);
       text += ` · ${formatBytes(bytes)}`;
-      const budget = v.memoryBudgetMb * 1024 * 1024;
+      const budget = v.memoryBudgetMb * 2 ** 20;
       lines.push(
-        `Cache: ${v.cache.tokens} tokens, ${formatBytes(bytes)} (keys ${formatBytes(v.cache.keyBytes)} vs ${formatBytes(v.cache.fullKeyBytes)} unpruned, ${Math.round(keySaving * 100)}% saved)`,
-        `Memory budget: ${Math.round((bytes / budget) * 100)}% of ${v.memoryBudgetMb} MB`,
+        `Cache: ${v.cache.tokens} tokens, ${formatBytes(bytes)} (keys ${formatBytes(v.cache.keyBytes)} vs ${formatBytes(v.cache.fullKeyBytes)} unpruned, ${formatPercent(keySaving)} saved)`,
+        // The same figures and units as the Inspector's gauge.
+        `Memory budget: ${formatPercent(bytes / budget)} of ${formatBytes(budget)}`,
       );
     }
     if (v.state === 'failed') lines.push('Stopped after repeated crashes: run "ThinK Lens: Restart Runtime".');

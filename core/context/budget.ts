@@ -1,32 +1,32 @@
 // How many prompt tokens fit the user's memory budget for the KV cache, given the model's shape
-// and ThinK's settings. Pure arithmetic, mirroring runtime/kvcache.ts's byte accounting (float32,
-// keys + values, what CacheStats reports as keyBytes + valueBytes):
+// and the cache settings the runtime will use. The bytes are the runtime's own projection
+// (core/cacheProjection.ts over the byte formula in core/cacheBytes.ts): the prompt this allows is
+// one that memory-budget mode then accepts with the settings as they are, and the cache it builds
+// holds exactly the projected bytes (with flush off; flush only lowers them).
 //
-//   D = headDim, H = kvHeads, L = layers, kept_l = D - floor(ratio_l * D)   (ThinK's rounding)
-//   bytes per pruned token = 4 * H * sum_l (kept_l + D)        (compact keys + full values)
-//   bytes per full token   = 4 * H * L * 2D                    (full keys + full values)
-//
-// For a prompt of P tokens followed by A answer tokens, the cache at its largest holds
-//   full   F = min(P, recent) + A    (the recent window and every generated token keep full keys;
-//                                     flush can only lower this, so the estimate is safe)
-//   pruned P - min(P, recent)
-// plus the kept-channel indices, a constant 8 * H * sum_l kept_l bytes (int64, as the runtime stores
-// and counts them), so P fits when
-//   pruned * bytesPerPruned + F * bytesPerFull + indexBytes <= budgetMb * 2^20.
-// Compression the runtime may add on top (eviction, KIVI, value pruning: docs/compression.md) only
-// lowers the real figure, so this ThinK-only float32 estimate is on the safe side.
-// The answer is the largest such P, then clamped to contextLength - A (the model's window) and
+// For a prompt of P tokens and A answer tokens the cache at its largest holds
+//   projectCacheBytes(settings, P, A)   keys, values, KIVI scales and int64 channel indices,
+// and P fits when that is at most memoryBudgetMb x 2^20 (the budget is in MiB) for P and for every
+// shorter prompt (the packer may use fewer tokens; KIVI's grouping makes the bytes dip where 32
+// compact tokens become one quantized group, so the last group's worth of lengths is checked too).
+// The answer is the largest such P, clamped to contextLength - A (the model's window), then
 // reduced by `overheadTokens` (question, chat template) that share the prompt with the files.
 
+import { projectCacheBytes, type CacheSettings } from '../cacheProjection';
+import { keptCount } from '../keptChannels';
+import { KEY_GROUP } from '../kiviLayout';
 import type { ModelInfo } from '../protocol/rpc';
-import type { ThinkSettings } from '../protocol/settings';
+import { DEFAULT_COMPRESSION, type CompressionSettings, type ThinkSettings } from '../protocol/settings';
 
 export type ModelShape = Pick<ModelInfo, 'layers' | 'kvHeads' | 'headDim' | 'contextLength'>;
 
 export interface BudgetInput {
+  /** MiB (x 2^20), whatever the setting's name says. */
   memoryBudgetMb: number;
   model: ModelShape;
-  think: Pick<ThinkSettings, 'ratio' | 'recent'>;
+  think: Pick<ThinkSettings, 'ratio' | 'recent' | 'flush'>;
+  /** What the runtime composes with ThinK; the extension asks for none (the runtime's default). */
+  compression?: CompressionSettings;
   /** Tokens reserved for the answer (maxNewTokens). */
   answerTokens: number;
   /** Prompt tokens that are not file context (system message, question, template markup). */
@@ -38,42 +38,24 @@ export interface TokenBudget {
   tokens: number;
   /** Which limit decided it. */
   limitedBy: 'memory' | 'context';
-  bytesPerPrunedToken: number;
-  bytesPerFullToken: number;
-  /** The prompt length (before overhead) the memory alone allows. */
-  memoryTokens: number;
+  /** The whole prompt's length (files plus overhead) that the limits allow. */
+  promptTokens: number;
+  /** The cache bytes the runtime projects for that prompt and the answer. */
+  projectedBytes: number;
 }
-
-const BYTES_PER_ELEMENT = 4;
-const INDEX_BYTES = 8;
 
 function check(ok: boolean, message: string): void {
   if (!ok) throw new Error(`token budget: ${message}`);
 }
 
-/** Kept key channels per layer for `ratio` (one value or one per layer). */
+/** Kept key channels per layer for `ratio` (one value or one per layer), checked: it comes from settings. */
 export function keptChannels(ratio: number | number[], layers: number, headDim: number): number[] {
   const ratios = Array.isArray(ratio) ? ratio : new Array<number>(layers).fill(ratio);
   check(ratios.length === layers, `ratio has ${ratios.length} values for ${layers} layers`);
   return ratios.map((r, l) => {
     check(Number.isFinite(r) && r >= 0 && r < 1, `ratio ${Array.isArray(ratio) ? `[${l}] ` : ''}must be in [0, 1), got ${r}`);
-    return headDim - Math.floor(r * headDim);
+    return keptCount(r, headDim);
   });
-}
-
-export function bytesPerToken(model: Pick<ModelShape, 'layers' | 'kvHeads' | 'headDim'>, ratio: number | number[]): { pruned: number; full: number; indexBytes: number } {
-  const { layers, kvHeads, headDim } = model;
-  const kept = keptChannels(ratio, layers, headDim);
-  const pruned = BYTES_PER_ELEMENT * kvHeads * kept.reduce((s, k) => s + k + headDim, 0);
-  const full = BYTES_PER_ELEMENT * kvHeads * layers * 2 * headDim;
-  const indexBytes = INDEX_BYTES * kvHeads * kept.reduce((s, k) => s + k, 0);
-  return { pruned, full, indexBytes };
-}
-
-/** Cache bytes at their largest for a prompt of `prompt` tokens and `answer` generated tokens. */
-export function cacheBytes(prompt: number, answer: number, recent: number, perToken: { pruned: number; full: number; indexBytes: number }): number {
-  const fullPrompt = Math.min(prompt, recent);
-  return (prompt - fullPrompt) * perToken.pruned + (fullPrompt + answer) * perToken.full + perToken.indexBytes;
 }
 
 export function tokenBudget(input: BudgetInput): TokenBudget {
@@ -83,25 +65,38 @@ export function tokenBudget(input: BudgetInput): TokenBudget {
   for (const k of ['layers', 'kvHeads', 'headDim', 'contextLength'] as const) {
     check(Number.isInteger(model[k]) && model[k] > 0, `model.${k} must be a positive integer, got ${model[k]}`);
   }
+  keptChannels(think.ratio, model.layers, model.headDim);
   check(Number.isInteger(think.recent) && think.recent >= 0, `recent must be an integer >= 0, got ${think.recent}`);
+  check(Number.isInteger(think.flush) && think.flush >= 0, `flush must be an integer >= 0, got ${think.flush}`);
   check(Number.isInteger(answerTokens) && answerTokens >= 0, `answerTokens must be an integer >= 0, got ${answerTokens}`);
   check(Number.isInteger(overhead) && overhead >= 0, `overheadTokens must be an integer >= 0, got ${overhead}`);
 
-  const per = bytesPerToken(model, think.ratio);
-  const bytes = Math.floor(memoryBudgetMb * 1024 * 1024) - per.indexBytes;
-  let memoryTokens: number;
-  if (bytes < 0 || answerTokens * per.full > bytes) {
-    memoryTokens = 0;
-  } else {
-    const recent = think.recent;
-    const afterAnswer = bytes - answerTokens * per.full;
-    // Up to `recent` prompt tokens cost full width, the rest the pruned width.
-    const fullFit = Math.floor(afterAnswer / per.full);
-    if (fullFit <= recent) memoryTokens = fullFit;
-    else memoryTokens = recent + Math.floor((afterAnswer - recent * per.full) / per.pruned);
-  }
+  const settings: CacheSettings = { think, compression: input.compression ?? DEFAULT_COMPRESSION };
+  const budget = memoryBudgetMb * 2 ** 20;
+  const bytes = (P: number) => projectCacheBytes(settings, P, answerTokens, model);
+  // Non-decreasing in P: the most any prompt of at most P tokens needs (see the header).
+  const span = settings.compression.kvBits ? KEY_GROUP : 1;
+  const fits = (P: number) => {
+    for (let p = Math.max(0, P - span + 1); p <= P; p++) if (bytes(p) > budget) return false;
+    return true;
+  };
   const contextTokens = Math.max(0, model.contextLength - answerTokens);
-  const limitedBy = memoryTokens <= contextTokens ? 'memory' : 'context';
-  const prompt = Math.min(memoryTokens, contextTokens);
-  return { tokens: Math.max(0, prompt - overhead), limitedBy, bytesPerPrunedToken: per.pruned, bytesPerFullToken: per.full, memoryTokens };
+  let prompt: number;
+  let limitedBy: TokenBudget['limitedBy'];
+  if (fits(contextTokens)) {
+    prompt = contextTokens;
+    limitedBy = fits(contextTokens + 1) ? 'context' : 'memory';
+  } else {
+    // The largest P that fits, by bisection over [0, contextTokens); P = 0 may not fit either.
+    let lo = -1;
+    let hi = contextTokens;
+    while (hi - lo > 1) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (fits(mid)) lo = mid;
+      else hi = mid;
+    }
+    prompt = Math.max(0, lo);
+    limitedBy = 'memory';
+  }
+  return { tokens: Math.max(0, prompt - overhead), limitedBy, promptTokens: prompt, projectedBytes: bytes(prompt) };
 }

@@ -19,6 +19,9 @@ import * as fsp from 'node:fs/promises';
 import type { Dirent, Stats } from 'node:fs';
 import * as path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
+import { ExcludeMatcher, type ExcludeSettings } from './excludeGlobs';
+
+export type { ExcludeSettings } from './excludeGlobs';
 
 export type FileSkipReason =
   | 'gitignored'
@@ -36,9 +39,6 @@ export type FileSkipReason =
   | 'limit';
 
 export type DirSkipReason = 'alwaysSkipped' | 'gitignored' | 'excluded' | 'symlinkLoop' | 'symlinkDuplicate' | 'unreadable';
-
-/** VS Code's `files.exclude` / `search.exclude` value: glob -> true, or a sibling condition. */
-export type ExcludeSettings = Record<string, boolean | { when: string } | null | undefined>;
 
 export interface ScanOptions {
   /** Globs as in VS Code's files.exclude/search.exclude, relative to the scanned folder. */
@@ -145,149 +145,6 @@ export function looksMinified(text: string): boolean {
   let lines = 1;
   for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) lines++;
   return text.length / lines > 500;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Exclude globs with VS Code's glob syntax
-// ---------------------------------------------------------------------------------------------
-
-/**
- * Compiles one VS Code glob to an anchored RegExp over a '/'-separated relative path:
- * `*` and `?` stay within a segment, `**` spans segments (`**\/` may match nothing), `{a,b}`
- * alternates (nestable), `[abc]`/`[!abc]`/`[^abc]` are character classes.
- */
-export function globToRegExp(glob: string): RegExp {
-  let g = glob.trim().replace(/\\/g, '/');
-  if (g.startsWith('./')) g = g.slice(2);
-  if (g.endsWith('/') && g.length > 1) g = g.slice(0, -1);
-  return new RegExp('^' + compileGlob(g) + '$');
-}
-
-function compileGlob(g: string): string {
-  let out = '';
-  let i = 0;
-  while (i < g.length) {
-    const c = g[i];
-    if (c === '*') {
-      if (g[i + 1] === '*') {
-        const atStart = i === 0 || g[i - 1] === '/';
-        const followedBySlash = g[i + 2] === '/';
-        const atEnd = i + 2 === g.length;
-        if (atStart && followedBySlash) {
-          out += '(?:.*/)?';
-          i += 3;
-          continue;
-        }
-        if (atStart && atEnd) {
-          out += '.*';
-          i += 2;
-          continue;
-        }
-        // `a**b` degrades to two single stars, as in VS Code.
-        out += '[^/]*';
-        i += 2;
-        continue;
-      }
-      out += '[^/]*';
-      i++;
-    } else if (c === '?') {
-      out += '[^/]';
-      i++;
-    } else if (c === '{') {
-      const end = matchingBrace(g, i);
-      if (end === -1) {
-        out += '\\{';
-        i++;
-        continue;
-      }
-      out += '(?:' + splitTopLevel(g.slice(i + 1, end)).map(compileGlob).join('|') + ')';
-      i = end + 1;
-    } else if (c === '[') {
-      const end = g.indexOf(']', i + 2);
-      if (end === -1) {
-        out += '\\[';
-        i++;
-        continue;
-      }
-      let body = g.slice(i + 1, end);
-      let negate = false;
-      if (body[0] === '!' || body[0] === '^') {
-        negate = true;
-        body = body.slice(1);
-      }
-      body = body.replace(/[\\\]]/g, '\\$&');
-      out += negate ? `(?!/)[^${body}]` : `[${body}]`;
-      i = end + 1;
-    } else {
-      out += c.replace(/[.+^$()|\\/]/g, '\\$&');
-      i++;
-    }
-  }
-  return out;
-}
-
-function matchingBrace(g: string, open: number): number {
-  let depth = 0;
-  for (let i = open; i < g.length; i++) {
-    if (g[i] === '{') depth++;
-    else if (g[i] === '}' && --depth === 0) return i;
-  }
-  return -1;
-}
-
-function splitTopLevel(s: string): string[] {
-  const parts: string[] = [];
-  let depth = 0;
-  let start = 0;
-  for (let i = 0; i < s.length; i++) {
-    if (s[i] === '{') depth++;
-    else if (s[i] === '}') depth--;
-    else if (s[i] === ',' && depth === 0) {
-      parts.push(s.slice(start, i));
-      start = i + 1;
-    }
-  }
-  parts.push(s.slice(start));
-  return parts;
-}
-
-interface ExcludeRule {
-  re: RegExp;
-  /** `{ when: "$(basename).ts" }`: only when such a sibling exists. */
-  when?: string;
-}
-
-export class ExcludeMatcher {
-  private readonly rules: ExcludeRule[] = [];
-
-  constructor(settings: ExcludeSettings = {}) {
-    for (const [glob, value] of Object.entries(settings)) {
-      if (!glob.trim()) continue;
-      if (value === true) this.rules.push({ re: globToRegExp(glob) });
-      else if (value && typeof value === 'object') {
-        if (typeof value.when !== 'string') throw new Error(`exclude setting ${JSON.stringify(glob)}: expected true, false or { "when": "..." }, got ${JSON.stringify(value)}`);
-        this.rules.push({ re: globToRegExp(glob), when: value.when });
-      }
-      // false / null: switched off (VS Code uses false to override an inherited pattern).
-    }
-  }
-
-  get empty(): boolean {
-    return this.rules.length === 0;
-  }
-
-  /** `rel` is '/'-separated; `siblings` are the names in the same directory (for `when`). */
-  matches(rel: string, siblings: ReadonlySet<string>): boolean {
-    for (const r of this.rules) {
-      if (!r.re.test(rel)) continue;
-      if (r.when === undefined) return true;
-      const name = rel.slice(rel.lastIndexOf('/') + 1);
-      const dot = name.lastIndexOf('.');
-      const base = dot > 0 ? name.slice(0, dot) : name;
-      if (siblings.has(r.when.replace(/\$\(basename\)/g, base))) return true;
-    }
-    return false;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

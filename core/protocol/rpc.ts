@@ -63,6 +63,16 @@ export interface SamplingParams {
   seed?: number;
 }
 
+/**
+ * 'reset': start from an empty cache, which gets a new handle (GenerateResult.cacheId).
+ * `{ extend: cacheId }`: a follow-up, appended to the cache that handle names: the pruned prefix is
+ * reused as it is, with the channels chosen by the first question. A handle the runtime no longer
+ * holds (another request replaced the cache, a Stop while the prompt was read, a restart or a
+ * reload) is refused with RpcErrors.StaleCache, never taken as a reset: the caller sends the whole
+ * prompt again.
+ */
+export type CacheRequest = 'reset' | { extend: string };
+
 export interface GenerateParams {
   /** Chosen by the caller; names the request in notifications and in `cancel`. */
   requestId: string;
@@ -70,12 +80,8 @@ export interface GenerateParams {
   maxNewTokens?: number;
   sampling?: SamplingParams;
   stop?: string[];
-  /**
-   * 'reset' (default): start from an empty cache.
-   * 'extend': append the prompt to the cache left by the previous generation (follow-up questions):
-   * the pruned prefix is reused as it is, with the channels chosen by the first question.
-   */
-  cache?: 'reset' | 'extend';
+  /** Which cache the prompt is read into (default 'reset'); see CacheRequest. */
+  cache?: CacheRequest;
   /** Per-request ThinK override (else the load-time settings). */
   think?: Partial<ThinkSettings>;
   compression?: Partial<CompressionSettings>;
@@ -157,6 +163,12 @@ export interface GenerateResult {
   timings: Timings;
   /** Set in memory-budget mode. */
   budget?: BudgetChoice;
+  /**
+   * The handle of the cache this generation left, for the next request's `cache: { extend }`: new
+   * for every fresh cache, the same when a follow-up extended it. Null when the cache holds nothing
+   * reusable (a Stop while the prompt was read).
+   */
+  cacheId: string | null;
 }
 
 /** Per layer and KV head: what ThinK kept. */
@@ -226,8 +238,16 @@ export const RpcErrors = {
   ModelInvalid: -32002,
   Busy: -32003,
   ContextOverflow: -32004,
+  /** `cache: { extend }` named a handle that is not the runtime's cache (data: StaleCacheData). */
+  StaleCache: -32005,
   Cancelled: -32800, // LSP's RequestCancelled
 } as const;
+
+/** The data of a StaleCache error: the handle asked for (null: none) and the one held (null: none reusable). */
+export interface StaleCacheData {
+  asked: string | null;
+  held: string | null;
+}
 
 /** Method names: requests (with result) and notifications. */
 export const Rpc = {

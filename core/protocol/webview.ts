@@ -22,6 +22,8 @@ export type AnswerInMessage =
   | { type: 'progress'; progress: ProgressNotification }
   | { type: 'masks'; masks: ThinkMasks }
   | { type: 'done'; result: Pick<GenerateResult, 'finishReason' | 'cache' | 'timings'> }
+  /** A note on the current turn: why the workspace was read again instead of reusing the cache. */
+  | { type: 'notice'; text: string }
   | { type: 'error'; message: string };
 
 /** Answer panel -> host. */
@@ -40,8 +42,14 @@ export type InspectorInMessage =
 /** Cache Inspector -> host. */
 export type InspectorOutMessage = { type: 'ready' } | { type: 'selectHead'; layer: number; head: number };
 
+/** One KV head of one layer (the Inspector's heatmap cell). */
+export interface HeadRef {
+  layer: number;
+  head: number;
+}
+
 /** What the Inspector persists with `setState` so it restores after a reload. */
 export interface InspectorPersistedState {
   last?: InspectorInMessage[];
-  selected?: { layer: number; head: number };
+  selected?: HeadRef;
 }

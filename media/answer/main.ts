@@ -27,7 +27,7 @@ function scheduleRender(): void {
   });
 }
 
-onHostMessage<AnswerInMessage>(['question', 'context', 'token', 'progress', 'masks', 'done', 'error'], (message) => {
+onHostMessage<AnswerInMessage>(['question', 'context', 'notice', 'token', 'progress', 'masks', 'done', 'error'], (message) => {
   state = applyAnswerMessage(state, message);
   scheduleRender();
 });

@@ -15,6 +15,8 @@ export interface Turn {
   finishReason?: FinishReason;
   timings?: Timings;
   error?: string;
+  /** Why the workspace was read again for this turn, when it was. */
+  notice?: string;
 }
 
 export interface AnswerState {
@@ -61,6 +63,8 @@ export function applyAnswerMessage(state: AnswerState, message: AnswerInMessage)
     }
     case 'error':
       return withLastTurn(state, (t) => ({ ...t, status: 'error', error: message.message }));
+    case 'notice':
+      return withLastTurn(state, (t) => ({ ...t, notice: message.text }));
   }
 }
 

@@ -18,6 +18,7 @@ export interface AnswerViewHandlers {
 }
 
 interface TurnNodes {
+  notice: HTMLElement;
   answer: HTMLElement;
   footer: HTMLElement;
   rendered?: Turn;
@@ -134,13 +135,18 @@ export class AnswerView {
   private renderTurn(turn: Turn, index: number): void {
     let nodes = this.turnNodes[index];
     if (!nodes) {
+      const notice = el('p', { className: 'notice muted', attrs: { role: 'note', hidden: true } });
       const answer = el('div', { className: 'answer markdown', attrs: { 'data-turn': turn.turn } });
       const footer = el('div', { className: 'turn-footer' });
       const heading = el('h2', { className: 'question' }, turn.question || 'Answer');
-      this.transcript.append(el('section', { className: 'turn' }, heading, answer, footer));
-      nodes = this.turnNodes[index] = { answer, footer };
+      this.transcript.append(el('section', { className: 'turn' }, heading, notice, answer, footer));
+      nodes = this.turnNodes[index] = { notice, answer, footer };
     }
     if (nodes.rendered === turn) return;
+    if (nodes.rendered?.notice !== turn.notice) {
+      nodes.notice.textContent = turn.notice ?? '';
+      nodes.notice.hidden = !turn.notice;
+    }
     if (nodes.rendered?.answer !== turn.answer) {
       const next = document.createElement('div');
       next.append(renderMarkdown(turn.answer));

@@ -1,11 +1,10 @@
 // Cache Inspector webview entry. Receives InspectorInMessage, posts InspectorOutMessage, and keeps
 // its state in VS Code's webview state (InspectorPersistedState) so a reload restores it.
 
-import type { InspectorInMessage, InspectorOutMessage, InspectorPersistedState } from '../../core/protocol/webview';
+import { applyInspectorMessage, fromPersisted, type InspectorState, selectHead, toPersisted } from '../../core/inspectorState';
+import type { HeadRef, InspectorInMessage, InspectorOutMessage, InspectorPersistedState } from '../../core/protocol/webview';
 import { byId } from '../shared/element';
-import type { HeadRef } from '../shared/maskHeatmap';
 import { onHostMessage, vscodeApi } from '../shared/vscodeApi';
-import { applyInspectorMessage, fromPersisted, type InspectorState, selectHead, toPersisted } from './model';
 import { InspectorView } from './view';
 
 const api = vscodeApi<InspectorOutMessage, InspectorPersistedState>();

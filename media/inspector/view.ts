@@ -1,13 +1,14 @@
 // The Cache Inspector's DOM: runtime line, cache figures, memory-budget gauge, prefill/decode
 // progress, the layer x KV-head heatmap and the selected head's channel chart.
 
+import type { InspectorState } from '../../core/inspectorState';
 import type { CacheStats, ProgressNotification } from '../../core/protocol/rpc';
+import type { HeadRef } from '../../core/protocol/webview';
 import { byId, el, replaceChildren, setStat, stat } from '../shared/element';
-import { type HeadRef, renderMaskHeatmap } from '../shared/maskHeatmap';
+import { renderMaskHeatmap } from '../shared/maskHeatmap';
 import { formatBytes, formatCount, formatPercent, formatRate } from '../../core/numberFormat';
 import { renderChannelChart } from './barChart';
 import { renderBudgetGauge } from './gauge';
-import type { InspectorState } from './model';
 
 const MIB = 1024 * 1024;
 

@@ -3,12 +3,8 @@
 // shows a compact, read-only copy beside the answer.
 
 import type { ThinkMasks } from '../../core/protocol/rpc';
+import type { HeadRef } from '../../core/protocol/webview';
 import { el } from './element';
-
-export interface HeadRef {
-  layer: number;
-  head: number;
-}
 
 export interface MaskHeatmapOptions {
   /** Small cells, no axis labels (the Answer panel's sidebar). */

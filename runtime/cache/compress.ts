@@ -7,7 +7,8 @@ import type { CompressionSettings, ThinkSettings } from '../../core/protocol/set
 import type { ModelConfig } from '../model/config';
 import { selectTokens } from './evict';
 import type { KvCache } from './kvcache';
-import { keptCount, pruneAfterPrefill, selectChannels } from './think';
+import { keptCount } from '../../core/keptChannels';
+import { pruneAfterPrefill, selectChannels } from './think';
 import { valueScores } from './valuePrune';
 
 export interface CompressInputs {

@@ -1,23 +1,9 @@
 // KIVI-style cache quantization (Liu et al., 2024) as docs/compression.md fixes it: keys per
 // channel over groups of 32 tokens, values per token over groups of channels; min/max codes of
-// b bits with float16 scale and minimum; codes packed along channels, lowest bits first.
+// b bits with float16 scale and minimum; codes packed along channels, lowest bits first. The
+// layout's sizes (group sizes, row bytes) are in core/kiviLayout.ts.
+import { KEY_GROUP, rowBytes, valueGroup, type KvBits } from '../../core/kiviLayout';
 import { floatToHalf, halfToFloat } from '../model/safetensors';
-
-export type KvBits = 2 | 4;
-
-/** Tokens per key-quantization group. */
-export const KEY_GROUP = 32;
-
-/** Channels per value-quantization group: the largest divisor of C that is at most 32. */
-export function valueGroup(C: number): number {
-  for (let g = Math.min(32, C); g > 1; g--) if (C % g === 0) return g;
-  return 1;
-}
-
-/** Bytes of one packed row of C codes. */
-export function rowBytes(C: number, bits: KvBits | 8): number {
-  return Math.ceil((C * bits) / 8);
-}
 
 /** One min/max group: returns [scale16, min16] as half bits, and codes via `put`. */
 function quantizeGroup(values: (i: number) => number, n: number, bits: KvBits, put: (i: number, q: number) => void): [number, number] {

@@ -8,15 +8,15 @@
 //
 // The plain ThinK layout has no quantized tier and keeps every value in one [T, D] buffer (values
 // never move). The compressed layout (eviction, value pruning, KIVI) moves values with their keys.
-// Bytes are what the buffers' live prefixes really hold.
+// Bytes are what the buffers' live prefixes really hold, counted with the one byte formula
+// (core/cacheBytes.ts) that memory-budget mode and the extension project with.
 import { Tensor } from 'onnxruntime-node';
+import { FLOAT32_BYTES, headBytes, unprunedBytes } from '../../core/cacheBytes';
+import { KEY_GROUP, rowBytes, valueGroup, type KvBits } from '../../core/kiviLayout';
 import type { CacheStats } from '../../core/protocol/rpc';
 import { cacheInput } from '../graph/attention';
-import { KEY_GROUP, quantizeKeyGroup, quantizeValueRow, rowBytes, valueGroup, type KvBits } from './kivi';
+import { quantizeKeyGroup, quantizeValueRow } from './kivi';
 import type { PrunableCache } from './think';
-
-const F32 = 4;
-const F16 = 2;
 
 type Grow = Float32Array | Uint8Array | Uint16Array;
 
@@ -310,7 +310,7 @@ export class KvCache implements PrunableCache {
 
   stats(): CacheStats {
     const { D, quantized: Tq, compact: Tc, full: Tf, layers, kvHeads } = this;
-    const bits = this.layout.bits ?? 8;
+    const tiers = { quantized: Tq, compact: Tc, full: Tf };
     let keyBytes = 0;
     let valueBytes = 0;
     let indexBytes = 0;
@@ -319,31 +319,29 @@ export class KvCache implements PrunableCache {
     for (const layer of this.heads)
       for (const h of layer) {
         keptSum += h.kept;
-        const quantKeys = Tq * rowBytes(h.kept, bits) + (Tq / KEY_GROUP) * h.kept * 2 * F16;
-        keyBytes += quantKeys + (Tc * h.kept + Tf * D) * F32;
-        if (this.layout.compressed) {
-          const vGroups = h.valueKept / valueGroup(h.valueKept);
-          valueBytes += Tq * rowBytes(h.valueKept, bits) + Tq * vGroups * 2 * F16 + (Tc * h.valueKept + Tf * D) * F32;
-          // Counted as int64 like the key channels (docs/compression.md "Bytes"); all-D means no value mask.
-          if (h.valueKept < D) indexBytes += h.valueKept * 8;
-        } else valueBytes += (Tc + Tf) * D * F32;
-        indexBytes += h.index.length * 8;
+        // Plain layout: valueKept stays D (value masks need the compressed layout), as the formula expects.
+        const bytes = headBytes(tiers, { headDim: D, keptKeys: h.kept, keptValues: h.valueKept }, this.layout.bits, FLOAT32_BYTES);
+        keyBytes += bytes.keys;
+        valueBytes += bytes.values;
+        indexBytes += bytes.indices;
         for (const b of [h.compactKeys, h.fullKeys, h.values, h.compactValues, h.keyCodes, h.keyScales, h.keyMins, h.valueCodes, h.valueScales, h.valueMins]) allocated += b.byteLength;
       }
     const heads = layers * kvHeads;
     const tokens = Tq + Tc + Tf;
+    // The yardstick CacheStats compares against: one token of an unpruned float16 cache.
+    const fp16 = unprunedBytes(1, D, 2);
     return {
       tokens,
       prunedTokens: Tq + Tc,
       fullTokens: Tf,
       keyBytes,
       valueBytes,
-      fullKeyBytes: heads * tokens * D * F32,
+      fullKeyBytes: heads * unprunedBytes(tokens, D).keys,
       pruneRatio: this.masked ? 1 - keptSum / (heads * D) : 0,
-      bytesPerElement: F32,
+      bytesPerElement: FLOAT32_BYTES,
       allocatedBytes: allocated,
       bytesPerToken: tokens ? (keyBytes + valueBytes + indexBytes) / tokens : 0,
-      fp16FullBytesPerToken: heads * D * 2 * F16,
+      fp16FullBytesPerToken: heads * (fp16.keys + fp16.values),
       evictedTokens: this.evicted,
       quantizedTokens: Tq,
     };

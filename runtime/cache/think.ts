@@ -10,17 +10,8 @@
 // summing the group's queries so one mask serves the whole KV head (the official code keeps one
 // per query head, which undoes GQA's saving). The D - floor(λ D) highest-scoring channels are kept
 // (ties: the lower channel index); a pruned token's attention score then uses only those channels.
+import { keptCount, ratioOf } from '../../core/keptChannels';
 import type { ThinkSettings } from '../../core/protocol/settings';
-
-/** λ for layer l (one ratio for all layers, or one per layer). */
-export function ratioOf(s: Pick<ThinkSettings, 'ratio'>, layer: number): number {
-  return Array.isArray(s.ratio) ? s.ratio[layer] : s.ratio;
-}
-
-/** Channels kept out of D at ratio λ: D - floor(λ D). */
-export function keptCount(ratio: number, D: number): number {
-  return D - Math.floor(ratio * D);
-}
 
 /** sum_t k_{t,j}^2 over `rows` keys laid out [rows, D]. Returns [D]. */
 export function keySquares(keys: Float32Array, rows: number, D: number): Float64Array {

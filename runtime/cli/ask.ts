@@ -5,7 +5,7 @@
 // downloaded once into the user cache; offline, it falls back to a model found at hand.
 import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { firstTurnMessages, overheadText, TEMPLATE_OVERHEAD_TOKENS } from '../../core/context/prompt';
 import { tokenBudget } from '../../core/context/budget';
 import { packFiles } from '../../core/context/pack';
@@ -15,11 +15,23 @@ import { scanWorkspace } from '../../core/context/scan';
 import { deviceFlag, num, parse, UsageError, type CliIo } from './args';
 import { EngineHost } from '../host/engineHost';
 import { downloadModel, HubOfflineError } from '../../core/hub';
+import { formatBytes } from '../../core/numberFormat';
 
 /** A small instruct model of a supported architecture (Llama), Apache-2.0. */
 export const DEFAULT_HUB_MODEL = 'HuggingFaceTB/SmolLM2-135M-Instruct';
-/** What is at hand when the Hub is not: the workplace's shared real model, beside the checkout. */
-const AT_HAND = resolve(__dirname, '../../shared/models/stories260k');
+/**
+ * What is at hand when the Hub is not: the workplace's shared real model, beside the checkout.
+ * Found from the package root (the nearest folder with a package.json), which is two levels above
+ * runtime/cli/ in a source tree and one above dist/ in the bundle.
+ */
+const AT_HAND = resolve(packageRoot(__dirname), '../shared/models/stories260k');
+
+function packageRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return from;
+  }
+}
 
 export const ASK_USAGE = `  think-lens ask --question TEXT [--repo DIR] [--model DIR | --hub REPO] [--memory-budget-mb M]
                  [--max-new-tokens N (default: min(200, context/4))] [--prune-ratio R] [--device cpu|webgpu|cuda]`;
@@ -59,7 +71,7 @@ export async function ask(args: string[], io: CliIo): Promise<number> {
     const packed = await packFiles(ranked, { budgetTokens: budget.tokens, count, skippedBeforeRanking: scan.filesSkipped });
     const s = packed.summary;
     io.stderr.write(`model ${modelDir} (${loaded.model.architecture}, ${loaded.device})\n`);
-    io.stderr.write(`context: ${s.filesIncluded} of ${s.filesConsidered} files, ${s.tokens} tokens, budget ${s.budgetTokens} (${budget.limitedBy}-limited, ${memoryBudgetMb} MB)\n`);
+    io.stderr.write(`context: ${s.filesIncluded} of ${s.filesConsidered} files, ${s.tokens} tokens, budget ${s.budgetTokens} (${budget.limitedBy}-limited, ${formatBytes(memoryBudgetMb * 2 ** 20)})\n`);
     io.stderr.write(
       packed.included.length
         ? `files: ${packed.included.slice(0, 8).join(', ')}${packed.included.length > 8 ? ', ...' : ''}${packed.truncated ? ` (${packed.truncated.path}: first ${packed.truncated.linesKept} of ${packed.truncated.linesTotal} lines)` : ''}\n\n`
@@ -84,7 +96,7 @@ async function hubModel(repo: string, log: CliIo['stderr']): Promise<string> {
       repo,
       outDir: dir,
       onProgress: (p) => {
-        if (Date.now() - last > 1000) log.write(`downloading ${repo}: ${(p.bytes / 1e6).toFixed(1)}/${(p.total / 1e6).toFixed(1)} MB\n`);
+        if (Date.now() - last > 1000) log.write(`downloading ${repo}: ${formatBytes(p.bytes)} of ${formatBytes(p.total)}\n`);
         last = Date.now();
       },
     });
@@ -100,10 +112,9 @@ async function hubModel(repo: string, log: CliIo['stderr']): Promise<string> {
 
 function cacheReport(r: GenerateResult, loaded: LoadResult): string {
   const c = r.cache;
-  const mib = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
   return [
-    `cache: ${c.tokens} tokens (${c.prunedTokens} pruned, ${c.fullTokens} full-key); keys ${mib(c.keyBytes)} of ${mib(c.fullKeyBytes)} unpruned ` +
-      `(${((1 - c.keyBytes / Math.max(1, c.fullKeyBytes)) * 100).toFixed(0)}% saved), values ${mib(c.valueBytes)}; ${c.bytesPerToken.toFixed(0)} bytes/token ` +
+    `cache: ${c.tokens} tokens (${c.prunedTokens} pruned, ${c.fullTokens} full-key); keys ${formatBytes(c.keyBytes)} of ${formatBytes(c.fullKeyBytes)} unpruned ` +
+      `(${((1 - c.keyBytes / Math.max(1, c.fullKeyBytes)) * 100).toFixed(0)}% saved), values ${formatBytes(c.valueBytes)}; ${c.bytesPerToken.toFixed(0)} bytes/token ` +
       `vs ${c.fp16FullBytesPerToken} for an unpruned fp16 cache`,
     `ThinK: ratio ${c.pruneRatio.toFixed(2)}, window ${loaded.think.window}, recent ${loaded.think.recent}, flush ${loaded.think.flush}; ` +
       `prefill ${r.timings.prefillTokensPerSec.toFixed(0)} tok/s, decode ${r.timings.decodeMsPerToken.toFixed(1)} ms/token, ${r.finishReason}`,

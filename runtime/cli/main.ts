@@ -11,6 +11,7 @@ import { ask, ASK_USAGE } from './ask';
 import { DEFAULT_EVICT } from '../cache/evict';
 import { EngineHost } from '../host/engineHost';
 import { downloadModel, type DownloadProgress } from '../../core/hub';
+import { formatBytes } from '../../core/numberFormat';
 import { makeRandomModel } from '../model/makeRandom';
 
 export const USAGE = `usage:
@@ -224,12 +225,11 @@ function jsonResult(r: GenerateResult, device: Device, fallback: string | undefi
 }
 
 function summary(r: GenerateResult): string {
-  const kib = (b: number) => `${(b / 1024).toFixed(1)} KiB`;
   const t = r.timings;
   return (
     `[${r.ids.length} tokens, ${r.finishReason}; prompt ${r.promptTokens} tokens at ${t.prefillTokensPerSec.toFixed(0)} tok/s; ` +
-    `decode ${t.decodeMsPerToken.toFixed(1)} ms/token; keys ${kib(r.cache.keyBytes)} of ${kib(r.cache.fullKeyBytes)} unpruned ` +
-    `(ratio ${r.cache.pruneRatio.toFixed(2)}), values ${kib(r.cache.valueBytes)}; load ${t.loadMs.toFixed(0)} ms]`
+    `decode ${t.decodeMsPerToken.toFixed(1)} ms/token; keys ${formatBytes(r.cache.keyBytes)} of ${formatBytes(r.cache.fullKeyBytes)} unpruned ` +
+    `(ratio ${r.cache.pruneRatio.toFixed(2)}), values ${formatBytes(r.cache.valueBytes)}; load ${t.loadMs.toFixed(0)} ms]`
   );
 }
 
@@ -277,13 +277,12 @@ async function download(args: string[], io: CliIo): Promise<number> {
   const onSigint = () => ac.abort();
   process.on('SIGINT', onSigint);
   let lastLine = 0;
-  const mb = (b: number) => (b / 1e6).toFixed(1);
   const onProgress = (p: DownloadProgress) => {
     const now = Date.now();
     // At most a few lines a second; a finished file always gets its line.
     if (now - lastLine < 500 && p.fileBytes !== p.fileTotal) return;
     lastLine = now;
-    io.stderr.write(`${p.file}: ${mb(p.fileBytes)}/${mb(p.fileTotal)} MB (all: ${mb(p.bytes)}/${mb(p.total)} MB, ${p.filesDone}/${p.filesTotal} files)\n`);
+    io.stderr.write(`${p.file}: ${formatBytes(p.fileBytes)} of ${formatBytes(p.fileTotal)} (all: ${formatBytes(p.bytes)} of ${formatBytes(p.total)}, ${p.filesDone}/${p.filesTotal} files)\n`);
   };
   try {
     const result = await downloadModel({ repo, revision: v.revision, outDir, onProgress, signal: ac.signal });

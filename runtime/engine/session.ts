@@ -27,10 +27,9 @@ export async function openSession(graph: ModelGraph | ((device: Device) => Model
     executionProviders: [provider],
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3, // errors only: warnings would interleave with the CLI's output
-    // Initializers are external data inside the model's own .safetensors files.
-    extra: { session: { model_external_initializers_file_folder_path: modelDir } },
-    // Quantized weights, made at load, live in memory only.
-    externalData: graph.externalData,
+    // Initializers are external data inside the model's own .safetensors files, or in the weight
+    // file a quantized load writes (graph/weightFile.ts).
+    extra: { session: { model_external_initializers_file_folder_path: graph.externalFolder ?? modelDir } },
   });
   if (device !== 'cpu') {
     try {

@@ -3,10 +3,11 @@
 // feeds the past as per-(layer, KV head) prefix views and gets back only the new tokens' K/V.
 // Shapes: S new tokens, D head_dim, G = query heads per KV head, R rows that need logits, W rows
 // whose queries come back (observation window); the cache tiers are described in kvcache.ts.
-import { type QuantizedWeight, type WeightBits } from '../model/quantize';
+import type { QuantizedWeight, WeightBits } from '../model/quantize';
 import { quantizeTensor } from '../model/quantizeTensor';
 import { readTensor, readTensorBytes, type ModelWeights, type TensorRef } from '../model/weights';
 import { AttentionOps, compressedAttention, thinkAttention } from './attention';
+import { WEIGHT_FILE, type WeightFile } from './weightFile';
 import { GraphBuilder, type Elem } from './onnx';
 
 /** Names of the graph's per-layer outputs. */
@@ -29,20 +30,18 @@ export interface GraphOptions {
   /** Attention products that onnxruntime's WebGPU provider runs on the GPU (see AttentionOps). */
   gpu?: boolean;
   /**
-   * Quantized weights by tensor name, shared by the builds of one load: a provider that cannot start
-   * gets a CPU graph without quantizing every weight again.
+   * Where initializers made at load go (required with weightBits): quantized weights, and then every
+   * other weight too, since onnxruntime takes external data from one folder. Shared by the builds of
+   * one load, so a second graph (a provider fallback, another cache layout) quantizes nothing again.
    */
-  quantizedCache?: Map<string, QuantizedWeight>;
+  weightFile?: WeightFile;
 }
 
 export interface ModelGraph {
   bytes: Uint8Array;
-  /** In-memory external data (quantized weights) to pass as sessionOptions.externalData. */
-  externalData: { path: string; data: Uint8Array }[];
+  /** The folder the initializers' external data lives in: the weight file's, or null for the model's own folder. */
+  externalFolder: string | null;
 }
-
-/** File name the graph's quantized initializers refer to; its bytes are handed over in memory. */
-const QUANT_FILE = 'think-lens-quantized.bin';
 
 export function buildModelGraph(w: ModelWeights, opts: GraphOptions = {}): ModelGraph {
   const c = w.config;
@@ -52,61 +51,59 @@ export function buildModelGraph(w: ModelWeights, opts: GraphOptions = {}): Model
   const G = Hq / Hkv;
   const g = new GraphBuilder();
 
-  // Quantized weights are made at load and handed to onnxruntime in memory; it then wants every
-  // external initializer from memory, so in that mode the unquantized ones are read raw too.
-  const quant = new ByteStore();
+  // Quantized weights are made at load and written to the weight file one stack at a time;
+  // onnxruntime reads external data from one folder, so then every weight goes there.
+  const file = opts.weightFile ?? null;
+  if ((opts.weightBits || w.inMemory) && !file) throw new Error(`buildModelGraph: ${opts.weightBits ? 'quantized weights' : 'weights decoded at load (GGUF)'} need a weightFile`);
   const quantized = new Map<string, string[]>();
 
+  const initializers = new Map<string, string>();
+  /** A weight's initializer in its stored dtype; ggml block formats (GGUF) are decoded to float32. */
+  const stored = (ref: TensorRef): string => {
+    let name = initializers.get(ref.name);
+    if (!name) {
+      const float = floatDtype(ref);
+      const where = file
+        ? { file: WEIGHT_FILE, ...file.put(ref.name, () => (float ? readTensorBytes(ref) : readTensor(ref))) }
+        : { file: ref.file, offset: ref.offset, length: ref.byteLength };
+      name = g.external(ref.name, ELEM_OF[float ?? 'F32'], ref.shape, where);
+      initializers.set(ref.name, name);
+    }
+    return name;
+  };
   /** A weight as float32: its bytes in place, cast once if F16/BF16 (folded at session load). Tied heads reuse the embedding. */
   const weights = new Map<string, string>();
-  const inMemory = opts.weightBits !== undefined || w.inMemory === true;
   const weight = (ref: TensorRef): string => {
     let value = weights.get(ref.name);
     if (!value) {
-      // ggml block formats are decoded to float32 here; float dtypes go in as stored.
-      const float = ref.dtype === 'F32' || ref.dtype === 'F16' || ref.dtype === 'BF16' ? ref.dtype : null;
-      const where = !inMemory
-        ? { file: ref.file, offset: ref.offset, length: ref.byteLength }
-        : { file: QUANT_FILE, ...quant.add(float ? readTensorBytes(ref) : readTensor(ref)) };
-      const name = g.external(ref.name, ELEM_OF[float ?? 'F32'], ref.shape, where);
-      value = float === 'F32' || !float ? name : g.op('Cast', [name], { to: 1 });
+      value = (floatDtype(ref) ?? 'F32') === 'F32' ? stored(ref) : g.op('Cast', [stored(ref)], { to: 1 });
       weights.set(ref.name, value);
     }
     return value;
   };
 
   /**
-   * Weights quantized block-wise into MatMulNBits' initializers, stacked row-wise when several
-   * (once per stack; tied heads share nothing with the fp32 embedding gather).
+   * Weights quantized block-wise into MatMulNBits' initializers, stacked row-wise when several. Every
+   * row is quantized on its own ([N, blocks, blob] codes, [N * blocks] scales, [N, zpRow] zero
+   * points), so a stack is the concatenation of its parts; the parts are made only when the weight
+   * file does not hold the stack yet, one stack at a time (tied heads share nothing with the fp32
+   * embedding gather).
    */
   const quantizedWeight = (Ws: TensorRef[], bits: WeightBits): string[] => {
     const key = Ws.map((W) => W.name).join('+');
     let names = quantized.get(key);
     if (!names) {
-      // Every row is quantized on its own ([N, blocks, blob] codes, [N * blocks] scales, [N, zpRow]
-      // zero points), so a stack is the concatenation of its parts.
-      const parts = Ws.map((W) => {
-        let q = opts.quantizedCache?.get(W.name);
-        if (!q) {
-          q = quantizeTensor(W, bits);
-          opts.quantizedCache?.set(W.name, q);
-        }
-        return q;
-      });
-      const N = parts.reduce((n, q) => n + q.N, 0);
-      const blocks = parts[0].scales.length / parts[0].N;
-      const join = <T extends Uint8Array | Float32Array>(arrays: T[], make: (n: number) => T): T => {
-        const out = make(arrays.reduce((n, a) => n + a.length, 0));
-        arrays.reduce((at, a) => (out.set(a, at), at + a.length), 0);
-        return out;
-      };
-      const codes = join(parts.map((q) => q.codes), (n) => new Uint8Array(n));
-      const stored = (suffix: string, elem: 'uint8' | 'float', dims: number[], data: Uint8Array | Float32Array) =>
-        g.external(`${key}.${suffix}`, elem, dims, { file: QUANT_FILE, ...quant.add(data) });
+      const N = Ws.reduce((n, W) => n + W.shape[0], 0);
+      const blocks = Math.ceil(Ws[0].shape[1] / BLOCK);
+      const zpRow = Math.ceil((blocks * bits) / 8);
+      let parts: QuantizedWeight[] | null = null;
+      const quantize = () => (parts ??= Ws.map((W) => quantizeTensor(W, bits)));
+      const stored = (suffix: string, elem: 'uint8' | 'float', dims: number[], make: () => Uint8Array | Float32Array) =>
+        g.external(`${key}.${suffix}`, elem, dims, { file: WEIGHT_FILE, ...file!.put(`${key}.${suffix}`, make) });
       names = [
-        stored('q', 'uint8', [N, blocks, codes.length / (N * blocks)], codes),
-        stored('scales', 'float', [N * blocks], join(parts.map((q) => q.scales), (n) => new Float32Array(n))),
-        stored('zero_points', 'uint8', [N * (parts[0].zeroPoints.length / parts[0].N)], join(parts.map((q) => q.zeroPoints), (n) => new Uint8Array(n))),
+        stored('q', 'uint8', [N, blocks, (BLOCK * bits) / 8], () => concat(quantize().map((q) => q.codes), Uint8Array)),
+        stored('scales', 'float', [N * blocks], () => concat(quantize().map((q) => q.scales), Float32Array)),
+        stored('zero_points', 'uint8', [N * zpRow], () => concat(quantize().map((q) => q.zeroPoints), Uint8Array)),
       ];
       quantized.set(key, names);
     }
@@ -124,7 +121,7 @@ export function buildModelGraph(w: ModelWeights, opts: GraphOptions = {}): Model
     }
     const N = parts.reduce((n, { W }) => n + W.shape[0], 0);
     const K = parts[0].W.shape[1];
-    const y = g.op('MatMulNBits', [x, ...quantizedWeight(parts.map(({ W }) => W), opts.weightBits)], { K, N, bits: opts.weightBits, block_size: 32, accuracy_level: 4 }, 'com.microsoft');
+    const y = g.op('MatMulNBits', [x, ...quantizedWeight(parts.map(({ W }) => W), opts.weightBits)], { K, N, bits: opts.weightBits, block_size: BLOCK, accuracy_level: 4 }, 'com.microsoft');
     if (!parts.some(({ b }) => b)) return y;
     // Concatenated initializers: folded into one at session load.
     const biases = parts.map(({ W, b }) => (b ? weight(b) : g.constF32(new Array<number>(W.shape[0]).fill(0))));
@@ -162,7 +159,11 @@ export function buildModelGraph(w: ModelWeights, opts: GraphOptions = {}): Model
 
   const ops = new AttentionOps(g, D, opts.gpu);
 
-  let x = g.op('Gather', [weight(w.embed), inputIds], { axis: 0 }); // [S, hidden]
+  // The embedding is gathered in its stored dtype and only the S rows are cast: a float32 copy of
+  // the whole table (2 GB for an 8B model's BF16 embedding) is never made, unless a tied LM head
+  // in float32 needs one anyway.
+  const embedRows = g.op('Gather', [stored(w.embed), inputIds], { axis: 0 }); // [S, hidden]
+  let x = (floatDtype(w.embed) ?? 'F32') === 'F32' ? embedRows : g.op('Cast', [embedRows], { to: 1 });
 
   w.layers.forEach((L, l) => {
     const h = rmsNorm(x, L.inputNorm);
@@ -215,35 +216,19 @@ export function buildModelGraph(w: ModelWeights, opts: GraphOptions = {}): Model
 
   const last = rmsNorm(g.op('Gather', [x, logitRows], { axis: 0 }), w.finalNorm); // [R, hidden]
   g.output('logits', linear(last, w.lmHead), 'float', ['R', c.vocabSize]);
-  return { bytes: g.toBytes(`think-lens-${c.architecture}`), externalData: quant.size ? [{ path: QUANT_FILE, data: quant.concat() }] : [] };
+  return { bytes: g.toBytes(`think-lens-${c.architecture}`), externalFolder: file ? file.folder : null };
 }
 
-/** Appends byte arrays into one in-memory file, 16-byte aligned, and says where each landed. */
-class ByteStore {
-  private parts: Uint8Array[] = [];
-  size = 0;
+/** The float dtype a tensor is stored in, or null for a ggml block format (decoded to float32 at load). */
+function floatDtype(ref: TensorRef): 'F32' | 'F16' | 'BF16' | null {
+  return ref.dtype === 'F32' || ref.dtype === 'F16' || ref.dtype === 'BF16' ? ref.dtype : null;
+}
 
-  add(data: Uint8Array | Float32Array): { offset: number; length: number } {
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    const offset = this.size;
-    this.parts.push(bytes);
-    this.size += bytes.length;
-    const pad = (16 - (this.size % 16)) % 16;
-    if (pad) {
-      this.parts.push(new Uint8Array(pad));
-      this.size += pad;
-    }
-    return { offset, length: bytes.length };
-  }
+/** MatMulNBits' block: 32 values of a row share a scale and a zero point. */
+const BLOCK = 32;
 
-  concat(): Uint8Array {
-    const out = new Uint8Array(this.size);
-    let at = 0;
-    for (const p of this.parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    this.parts = [];
-    return out;
-  }
+function concat<T extends Uint8Array | Float32Array>(arrays: T[], Kind: { new (n: number): T }): T {
+  const out = new Kind(arrays.reduce((n, a) => n + a.length, 0));
+  arrays.reduce((at, a) => (out.set(a, at), at + a.length), 0);
+  return out;
 }

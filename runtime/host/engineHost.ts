@@ -169,7 +169,9 @@ export class EngineHost {
     const loaded = this.loadResult;
     if (!loaded) return { loaded: false, busy: this.busy, rssBytes };
     if (this.busy) {
-      const think = this.current?.params.cache !== 'extend' ? { ...loaded.think, ...this.current?.params.think } : (this.snapshotCache?.think ?? loaded.think);
+      // A follow-up keeps the settings its cache was compressed with; a fresh prompt takes the request's.
+      const extending = typeof this.current?.params.cache === 'object';
+      const think = extending ? (this.snapshotCache?.think ?? loaded.think) : { ...loaded.think, ...this.current?.params.think };
       return {
         loaded: true,
         model: loaded.model,

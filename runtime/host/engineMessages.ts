@@ -3,7 +3,7 @@
 // survives structured cloning. Kept apart from the worker so the host never loads the engine
 // (onnxruntime and the model code) on the thread that serves requests.
 import type { GenerateParams, LoadParams, MasksNotification, ProgressNotification, RuntimeStats, TokenNotification } from '../../core/protocol/rpc';
-import { ContextOverflowError, ModelError } from '../model/errors';
+import { ContextOverflowError, ModelError, StaleCacheError } from '../model/errors';
 
 export type LogLevel = 'info' | 'warn' | 'error';
 
@@ -34,6 +34,9 @@ export interface WorkerError {
   fault?: string;
   promptTokens?: number;
   contextLength?: number;
+  /** StaleCacheError: the handle asked for and the one held (null: none). */
+  asked?: string | null;
+  held?: string | null;
 }
 
 export type WorkerMessage =
@@ -50,6 +53,7 @@ export function serializeError(e: unknown): WorkerError {
   if (e instanceof ModelError) return { name: e.name, message: e.message, stack: e.stack, file: e.file, fault: e.fault };
   if (e instanceof ContextOverflowError)
     return { name: e.name, message: e.message, stack: e.stack, promptTokens: e.promptTokens, contextLength: e.contextLength };
+  if (e instanceof StaleCacheError) return { name: e.name, message: e.message, stack: e.stack, asked: e.asked, held: e.held };
   if (e instanceof Error) return { name: e.name, message: e.message, stack: e.stack };
   return { name: 'Error', message: String(e) };
 }
@@ -60,6 +64,7 @@ export function deserializeError(e: WorkerError): Error {
   if (e.name === 'ModelError' && e.file !== undefined && e.fault !== undefined) err = new ModelError(e.file, e.fault);
   else if (e.name === 'ContextOverflowError' && e.promptTokens !== undefined && e.contextLength !== undefined)
     err = new ContextOverflowError(e.promptTokens, e.contextLength);
+  else if (e.name === 'StaleCacheError' && e.asked !== undefined && e.held !== undefined) err = new StaleCacheError(e.asked, e.held);
   else {
     err = new Error(e.message);
     err.name = e.name;

@@ -12,9 +12,9 @@ import {
   type CancellationToken,
   type MessageConnection,
 } from 'vscode-jsonrpc/node';
-import { Rpc, RpcErrors, type RpcNotifications, type RpcRequests } from '../../core/protocol/rpc';
+import { Rpc, RpcErrors, type RpcNotifications, type RpcRequests, type StaleCacheData } from '../../core/protocol/rpc';
 import { BusyError, EngineHost, NotLoadedError, type LogLevel } from './engineHost';
-import { ContextOverflowError, ModelError } from '../model/errors';
+import { ContextOverflowError, ModelError, StaleCacheError } from '../model/errors';
 
 const debug = process.env.THINK_LENS_DEBUG === '1';
 
@@ -30,6 +30,7 @@ export function toResponseError(e: unknown): ResponseError<unknown> {
   if (e instanceof ModelError) return new ResponseError(RpcErrors.ModelInvalid, message, { file: e.file, fault: e.fault });
   if (e instanceof ContextOverflowError)
     return new ResponseError(RpcErrors.ContextOverflow, message, { promptTokens: e.promptTokens, contextLength: e.contextLength });
+  if (e instanceof StaleCacheError) return new ResponseError<StaleCacheData>(RpcErrors.StaleCache, message, { asked: e.asked, held: e.held });
   return new ResponseError(ErrorCodes.InternalError, message);
 }
 
@@ -54,6 +55,10 @@ function checkGenerate(p: unknown): asserts p is RpcRequests['generate'][0] {
   const prompt = g.prompt as Record<string, unknown> | null;
   const kinds = prompt && typeof prompt === 'object' ? ['text', 'messages', 'ids'].filter((k) => k in prompt) : [];
   if (kinds.length !== 1) throw invalid('generate: prompt must have exactly one of text, messages or ids');
+  // Asking to extend without a usable handle is the engine's to refuse (StaleCache); any other shape is malformed.
+  const cache = (g as { cache?: unknown }).cache;
+  if (cache !== undefined && cache !== 'reset' && cache !== 'extend' && (typeof cache !== 'object' || cache === null || !('extend' in cache)))
+    throw invalid("generate: cache must be 'reset' or { extend: cacheId }");
 }
 
 export function startServer(input: NodeJS.ReadableStream, output: NodeJS.WritableStream): { connection: MessageConnection; host: EngineHost } {

@@ -27,3 +27,23 @@ export class ContextOverflowError extends Error {
     this.name = 'ContextOverflowError';
   }
 }
+
+/**
+ * A follow-up named a cache handle (GenerateParams.cache `{ extend }`) that is not the cache the
+ * runtime holds, or named none: another request replaced the cache, a Stop while the prompt was
+ * read left nothing reusable, or the model was loaded again. Never taken as a reset: appending to
+ * the wrong cache (or to none) would answer from a context the caller does not know about.
+ */
+export class StaleCacheError extends Error {
+  constructor(
+    /** The handle the request named; null when it named none. */
+    readonly asked: string | null,
+    /** The handle of the cache the runtime holds; null when it holds nothing reusable. */
+    readonly held: string | null,
+  ) {
+    const what = asked === null ? "the follow-up names no cache handle (cache: { extend: <the last result's cacheId> })" : `cache ${asked} is not held`;
+    const holds = held === null ? 'the runtime holds no reusable cache' : `the runtime holds cache ${held}`;
+    super(`${what}: ${holds}; send the whole prompt again with cache 'reset'`);
+    this.name = 'StaleCacheError';
+  }
+}

@@ -1,19 +1,44 @@
-// A weight tensor in MatMulNBits' block layout (quantize.ts). GGUF blocks that already are that
-// layout move over exactly, with no second rounding:
+// A weight matrix in MatMulNBits' block layout (quantize.ts), a slab of rows at a time: rows are
+// quantized independently, so the slabs' codes, scales and zero points laid end to end are the
+// whole matrix's, while the load holds at most SLAB_VALUES float32 values of it.
+//
+// GGUF blocks that already are that layout move over exactly, with no second rounding:
 //   Q8_0 -> 8 bits: x = d q (q int8)      = (u - 128) d with u = q + 128, zero point 128
 //   Q4_0 -> 4 bits: x = d (q - 8)         zero point 8; only the nibble order differs
 // Anything else (floats, K-quants) is decoded to float32 and quantized block-wise.
 import { halfToFloat } from './safetensors';
 import { quantizeBlockwise, type QuantizedWeight, type WeightBits } from './quantize';
-import { readTensor, readTensorBytes, type TensorRef } from './weights';
+import { readRows, readTensorBytes, type TensorRef } from './weights';
 
+/** 16M values: 64 MiB of float32 per slab. */
+const SLAB_VALUES = 1 << 24;
 const QK = 32;
 
-export function quantizeTensor(ref: TensorRef, bits: WeightBits): QuantizedWeight {
+export function quantizeTensor(ref: TensorRef, bits: WeightBits, slabValues = SLAB_VALUES): QuantizedWeight {
   const [N, K] = ref.shape;
   if (ref.dtype === 'Q8_0' && bits === 8) return fromQ8_0(readTensorBytes(ref), N, K);
   if (ref.dtype === 'Q4_0' && bits === 4) return fromQ4_0(readTensorBytes(ref), N, K);
-  return quantizeBlockwise(readTensor(ref), N, K, bits);
+  const step = Math.max(1, Math.floor(slabValues / K));
+  const slabs: QuantizedWeight[] = [];
+  for (let r = 0; r < N; r += step) {
+    const n = Math.min(step, N - r);
+    slabs.push(quantizeBlockwise(readRows(ref, r, r + n), n, K, bits));
+  }
+  if (slabs.length === 1) return slabs[0];
+  const join = <T extends Uint8Array | Float32Array>(parts: T[], Kind: { new (n: number): T }): T => {
+    const out = new Kind(parts.reduce((n, p) => n + p.length, 0));
+    parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+    return out;
+  };
+  return {
+    N,
+    K,
+    bits,
+    blockSize: slabs[0].blockSize,
+    codes: join(slabs.map((q) => q.codes), Uint8Array),
+    scales: join(slabs.map((q) => q.scales), Float32Array),
+    zeroPoints: join(slabs.map((q) => q.zeroPoints), Uint8Array),
+  };
 }
 
 function fromQ8_0(b: Uint8Array, N: number, K: number): QuantizedWeight {

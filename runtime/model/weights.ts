@@ -234,6 +234,19 @@ export function readTensor(ref: TensorRef): Float32Array {
   return dequantize(ggmlType(ref.dtype), bytes, elementCount(ref.shape));
 }
 
+/**
+ * Rows [from, to) of a 2-D tensor as float32, read from the file alone: a load that quantizes
+ * holds one slab of a large matrix (an 8B model's LM head is 2 GB in float32), never all of it.
+ */
+export function readRows(ref: TensorRef, from: number, to: number): Float32Array {
+  const [rows, cols] = ref.shape;
+  if (ref.shape.length !== 2 || !(0 <= from && from <= to && to <= rows)) throw new Error(`readRows: rows [${from}, ${to}) of ${ref.name} [${ref.shape.join(', ')}]`);
+  // Reordered rows (GGUF Llama q/k) are not contiguous in the file: those matrices are small enough to read whole.
+  if (ref.rows) return readTensor(ref).slice(from * cols, to * cols);
+  const rowBytes = ref.byteLength / rows;
+  return readTensor({ ...ref, shape: [to - from, cols], offset: ref.offset + from * rowBytes, byteLength: (to - from) * rowBytes });
+}
+
 /** A tensor as float64, for reference computations. */
 export function readTensor64(ref: TensorRef): Float64Array {
   return Float64Array.from(readTensor(ref));

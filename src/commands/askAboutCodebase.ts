@@ -3,14 +3,17 @@
 // and streams the answer into the Answer panel, with Stop and path:line citations.
 //
 // Follow-ups asked in the panel reuse the runtime's cache when the packed context is unchanged
-// (src/contextFingerprint.ts): the runtime appends only the new question (`cache: 'extend'`), keeping
-// the pruned prefix with the channels the first question's observation window chose. Anything that
-// replaced the cache in between (another request, a restart, a reload, a changed file) means a
-// fresh context and `cache: 'reset'`.
+// (src/contextFingerprint.ts): the runtime appends only the new question, keeping the pruned prefix
+// with the channels the first question's observation window chose. Which cache that is, only the
+// runtime knows: every result hands out its cache's handle (`cacheId`), the follow-up names it
+// (`cache: { extend: cacheId }`), and a handle the runtime no longer holds (another request, a
+// restart, a reload replaced the cache) is refused with StaleCache. A refused handle, a turn that
+// left no handle (stopped while its prompt was read), a changed file or a context that no longer
+// fits means a fresh context and `cache: 'reset'`, and the panel says the workspace was re-read.
 
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { GenerateParams, LoadResult } from '../../core/protocol/rpc';
+import type { GenerateParams, GenerateResult, LoadResult } from '../../core/protocol/rpc';
 import type { ContextSummary } from '../../core/protocol/webview';
 import { RpcErrors } from '../../core/protocol/rpc';
 import type { Ctx, LoadedModel } from '../ctx';
@@ -56,7 +59,7 @@ export const gatherFromWorkspace: GatherContext = async ({ question, load, confi
   });
   if (budget.tokens < 1) {
     throw new Error(
-      `no room for any file: the ${config.memoryBudgetMb} MB memory budget and the model's ${load.model.contextLength}-token context leave ` +
+      `no room for any file: the ${config.memoryBudgetMb} MiB memory budget and the model's ${load.model.contextLength}-token context leave ` +
         `${budget.tokens} tokens after the question and ${config.maxNewTokens} answer tokens. Raise thinkLens.memoryBudgetMb or lower thinkLens.maxNewTokens.`,
     );
   }
@@ -65,10 +68,15 @@ export const gatherFromWorkspace: GatherContext = async ({ question, load, confi
   return { prompt: r.prompt, summary: r.summary, files: r.included.map((f) => f.uri.fsPath) };
 };
 
-/** What the last turn in the panel left in the runtime's cache. */
-interface CacheState {
-  loaded: LoadedModel;
-  epoch: number;
+/**
+ * What the panel's last turn left in the runtime: a cache named by its handle, with the files and
+ * summary of the context it holds; or nothing to build on, and why (said when a follow-up re-reads).
+ */
+type CacheState = { held: true; cacheId: string; stamps: FileStamp[]; summary: ContextSummary } | { held: false; why: string };
+
+/** One question's request, and the files and summary of the context its cache holds. */
+interface TurnContext {
+  params: Omit<GenerateParams, 'requestId' | 'maxNewTokens' | 'sampling'>;
   stamps: FileStamp[];
   summary: ContextSummary;
 }
@@ -185,32 +193,42 @@ export class AskCommand implements vscode.Disposable {
     session.panel.setTitle(question);
 
     try {
-      const reuse = await this.canExtend(session, loaded);
-      let params: Omit<GenerateParams, 'requestId'>;
       // The runtime holds the cache to the same budget: it picks the most faithful compression that fits.
       const common = {
         maxNewTokens: this.ctx.config.maxNewTokens,
         sampling: { temperature: this.ctx.config.temperature },
         memoryBudgetMb: this.ctx.config.memoryBudgetMb,
       };
-      if (reuse) {
-        this.ctx.log.info(`follow-up: context unchanged, extending the cache (${reuse.summary.tokens} context tokens reused)`);
+      const fresh = async (why: string | undefined) => {
+        if (why) {
+          this.ctx.log.info(`follow-up: ${why}; re-reading the workspace`);
+          post({ type: 'notice', text: `${why}: re-reading the workspace for this question.` });
+        }
+        return this.freshContext(session, loaded, question, cts.token, post);
+      };
+      const reuse = await this.canExtend(session);
+      let context: TurnContext;
+      if (reuse.held) {
+        this.ctx.log.info(`follow-up: context unchanged, extending cache ${reuse.cacheId} (${reuse.summary.tokens} context tokens reused)`);
         post({ type: 'context', summary: reuse.summary });
-        params = { ...common, prompt: { messages: [{ role: 'user', content: question }] }, cache: 'extend' };
+        const params: TurnContext['params'] = { prompt: { messages: [{ role: 'user', content: question }] }, cache: { extend: reuse.cacheId } };
+        context = { params, stamps: reuse.stamps, summary: reuse.summary };
       } else {
-        params = { ...common, ...(await this.freshContext(session, loaded, question, cts.token, post)) };
+        context = await fresh(reuse.why);
       }
       if (cts.token.isCancellationRequested) return post({ type: 'error', message: 'Stopped before the answer started.' });
+      let result: GenerateResult;
       try {
-        await streamGenerate({ ctx: this.ctx, model: loaded, params, post, token: cts.token });
+        result = await streamGenerate({ ctx: this.ctx, model: loaded, params: { ...common, ...context.params }, post, token: cts.token });
       } catch (e) {
-        // The extended cache no longer fits the context: start over with a fresh context.
-        if (!(reuse && e instanceof RuntimeRequestError && e.code === RpcErrors.ContextOverflow)) throw e;
-        this.ctx.log.info('follow-up overflowed the context; rebuilding the context for this question');
-        params = { ...common, ...(await this.freshContext(session, loaded, question, cts.token, post)) };
-        await streamGenerate({ ctx: this.ctx, model: loaded, params, post, token: cts.token });
+        const why = reuse.held ? whyNotExtended(e) : undefined;
+        if (!why) throw e;
+        context = await fresh(why);
+        result = await streamGenerate({ ctx: this.ctx, model: loaded, params: { ...common, ...context.params }, post, token: cts.token });
       }
-      if (session.cache) session.cache.epoch = this.ctx.cacheEpoch;
+      session.cache = result.cacheId
+        ? { held: true, cacheId: result.cacheId, stamps: context.stamps, summary: context.summary }
+        : { held: false, why: result.finishReason === 'cancelled' ? 'The last answer was stopped while its prompt was read, so the runtime kept no context to build on' : 'The runtime kept no context to build on' };
     } catch (e) {
       session.cache = undefined;
       if (e instanceof vscode.CancellationError) return post({ type: 'error', message: 'Stopped before the answer started.' });
@@ -228,10 +246,16 @@ export class AskCommand implements vscode.Disposable {
     }
   }
 
-  private async canExtend(session: AskSession, loaded: LoadedModel): Promise<CacheState | undefined> {
+  /**
+   * Whether this question can extend the cache the panel's last turn left: only the runtime knows
+   * whether it still holds it (it refuses a stale handle); here, only whether the files changed.
+   * Otherwise, why not (undefined for a panel with no turn to build on: nothing worth saying).
+   */
+  private async canExtend(session: AskSession): Promise<CacheState | { held: false; why: string | undefined }> {
     const c = session.cache;
-    if (!c || c.loaded !== loaded || c.epoch !== this.ctx.cacheEpoch) return undefined;
-    return (await unchangedSince(c.stamps)) ? c : undefined;
+    if (!c) return { held: false, why: undefined };
+    if (!c.held) return c;
+    return (await unchangedSince(c.stamps)) ? c : { held: false, why: 'Files in the context changed since the last answer' };
   }
 
   private async freshContext(
@@ -240,7 +264,8 @@ export class AskCommand implements vscode.Disposable {
     question: string,
     token: vscode.CancellationToken,
     post: (m: Parameters<AnswerPanel['post']>[0]) => void,
-  ): Promise<Omit<GenerateParams, 'requestId' | 'maxNewTokens' | 'sampling'>> {
+  ): Promise<TurnContext> {
+    // From here on the panel shows another context: the old cache is no longer this panel's.
     session.cache = undefined;
     const count = async (texts: string[]) => (await loaded.client.request('countTokens', { texts }, token)).counts;
     const context = await vscode.window.withProgress(
@@ -251,15 +276,21 @@ export class AskCommand implements vscode.Disposable {
     this.ctx.log.info(`context: ${s.filesIncluded} of ${s.filesConsidered} files, ${s.tokens} tokens, budget ${s.budgetTokens} (${s.filesSkipped} skipped)`);
     post({ type: 'context', summary: s });
     const stamps = await stampFiles(context.files);
-    // epoch -1 until the generation that fills the cache has finished.
-    session.cache = { loaded, epoch: -1, stamps, summary: s };
-    return { prompt: { messages: firstTurnMessages(context.prompt, question) }, cache: 'reset' };
+    return { params: { prompt: { messages: firstTurnMessages(context.prompt, question) }, cache: 'reset' }, stamps, summary: s };
   }
 
   dispose(): void {
     this.session?.dispose();
     this.session = undefined;
   }
+}
+
+/** Why a follow-up that extended the cache has to start over instead; undefined when it need not. */
+function whyNotExtended(e: unknown): string | undefined {
+  if (!(e instanceof RuntimeRequestError)) return undefined;
+  if (e.code === RpcErrors.StaleCache) return "The runtime no longer holds this conversation's context (another request replaced it, or the runtime restarted)";
+  if (e.code === RpcErrors.ContextOverflow) return 'The conversation no longer fits the model\'s context';
+  return undefined;
 }
 
 export function registerAskAboutCodebase(ctx: Ctx, gather: GatherContext = gatherFromWorkspace): vscode.Disposable {

@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import { downloadModel, DownloadCancelledError, HubOfflineError, type DownloadProgress } from '../../core/hub';
 import { hubModelDir, isHubRepoId, SECTION } from '../config';
 import { SELECT_MODEL_ACTION, type Ctx } from '../ctx';
-import { formatBytes } from '../statusBar';
+import { formatBytes } from '../../core/numberFormat';
 
 /** Small, instruct-tuned, Llama architecture, safetensors: loads on any laptop CPU. */
 export const DEFAULT_REPO = 'HuggingFaceTB/SmolLM2-135M-Instruct';

@@ -4,7 +4,7 @@
 //   panel.onDidReceiveMessage((m) => ...);  // AnswerOutMessage: 'ready' | 'stop' | 'ask' | 'openCitation'
 //   panel.onDidDispose(() => ...);          // the user closed it: cancel what it was showing
 //   panel.post({ type: 'question', question, turn: 1 });
-//   panel.post({ type: 'context', summary }); ... 'token' / 'progress' / 'masks' / 'done' / 'error'
+//   panel.post({ type: 'context', summary }); ... 'notice' / 'token' / 'progress' / 'masks' / 'done' / 'error'
 //
 // A 'question' with turn 1 starts a new conversation (the webview clears its transcript); turn 2,
 // 3, ... are follow-ups appended below. Each turn ends with 'done' (finishReason 'cancelled' reads

@@ -8,13 +8,14 @@
 //   InspectorPanel.current?.post(...)            // forward runtime notifications when it is open
 //
 // The inspector shows only the latest state, so instead of queueing every message the panel keeps
-// the latest 'state', prefill 'progress', 'progress' and 'masks' and replays them whenever the
-// webview (re)loads: after creation, after VS Code restores it on restart (the serializer; the
-// webview also restores itself from setState), and when a hidden panel is shown again (it is not
-// retained while hidden; it needs no memory then).
+// that state with the webview's own reducer (core/inspectorState.ts) and replays the messages that
+// rebuild it (`toPersisted(state).last`) whenever the webview (re)loads: after creation, after VS
+// Code restores it on restart (the serializer; the webview also restores itself from setState),
+// and when a hidden panel is shown again (it is not retained while hidden; it needs no memory then).
 // package.json needs "onWebviewPanel:thinkLens.cacheInspector" in activationEvents for the restore.
 
 import * as vscode from 'vscode';
+import { applyInspectorMessage, EMPTY_INSPECTOR_STATE, type InspectorState, toPersisted } from '../../core/inspectorState';
 import type { InspectorInMessage, InspectorOutMessage } from '../../core/protocol/webview';
 import { isIndex, isRecord, PanelChannel } from './panelChannel';
 import { buildWebviewHtml, webviewOptions } from './webviewHtml';
@@ -24,17 +25,6 @@ export function parseInspectorOutMessage(raw: unknown): InspectorOutMessage | un
   if (raw.type === 'ready') return { type: 'ready' };
   if (raw.type === 'selectHead' && isIndex(raw.layer) && isIndex(raw.head)) return { type: 'selectHead', layer: raw.layer, head: raw.head };
   return undefined;
-}
-
-type ProgressMessage = Extract<InspectorInMessage, { type: 'progress' }>;
-
-/** The latest message of each kind: enough to redraw the inspector from nothing. */
-interface Snapshot {
-  state?: Extract<InspectorInMessage, { type: 'state' }>;
-  /** The current request's latest prefill progress (its figures stay on screen during decode). */
-  prefill?: ProgressMessage;
-  progress?: ProgressMessage;
-  masks?: Extract<InspectorInMessage, { type: 'masks' }>;
 }
 
 export class InspectorPanel implements vscode.Disposable {
@@ -73,7 +63,8 @@ export class InspectorPanel implements vscode.Disposable {
   }
 
   private readonly channel: PanelChannel<InspectorInMessage, InspectorOutMessage>;
-  private snapshot: Snapshot = {};
+  /** What the webview shows (its selected head aside): replayed when it (re)loads. */
+  private state: InspectorState = EMPTY_INSPECTOR_STATE;
   private readonly disposeEmitter = new vscode.EventEmitter<void>();
   private readonly subscriptions: vscode.Disposable[] = [];
   private disposed = false;
@@ -89,10 +80,7 @@ export class InspectorPanel implements vscode.Disposable {
     this.onDidReceiveMessage = this.channel.onDidReceiveMessage;
     this.subscriptions.push(
       this.channel.onDidBecomeReady(() => {
-        const { state, prefill, progress, masks } = this.snapshot;
-        for (const m of [state, prefill !== progress ? prefill : undefined, progress, masks]) {
-          if (m) void this.channel.post(m);
-        }
+        for (const m of toPersisted(this.state).last ?? []) void this.channel.post(m);
       }),
       panel.onDidChangeViewState(() => {
         // Not retained while hidden: the document is dropped and reloads (then says 'ready') on show.
@@ -103,24 +91,10 @@ export class InspectorPanel implements vscode.Disposable {
     panel.webview.html = buildWebviewHtml(panel.webview, extensionUri, 'inspector');
   }
 
-  /** Records `message` as the latest of its kind and delivers it if the webview is listening. */
+  /** Applies `message` to the panel's state and delivers it if the webview is listening. */
   post(message: InspectorInMessage): Promise<boolean> {
     if (this.disposed) return Promise.resolve(false);
-    switch (message.type) {
-      case 'state':
-        this.snapshot.state = message;
-        break;
-      case 'masks':
-        this.snapshot.masks = message;
-        break;
-      case 'progress': {
-        const prefill = this.snapshot.prefill;
-        if (message.progress.phase === 'prefill') this.snapshot.prefill = message;
-        else if (prefill && prefill.progress.requestId !== message.progress.requestId) this.snapshot.prefill = undefined;
-        this.snapshot.progress = message;
-        break;
-      }
-    }
+    this.state = applyInspectorMessage(this.state, message);
     return this.channel.ready ? this.channel.post(message) : Promise.resolve(true);
   }
 

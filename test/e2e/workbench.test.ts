@@ -153,7 +153,7 @@ describe('ThinK Lens in code-server (packaged VSIX)', { skip: reason }, () => {
 
     // The Answer panel is open from the earlier tests: watch the new answer stream into it.
     const answer = await wb.webview('#transcript');
-    await wb.recordTextLengths(answer, '#transcript .turn:last-child .answer');
+    await wb.recordTextLengths(answer, '#transcript .turn .answer');
     await wb.runCommand('ThinK Lens: Ask About Codebase');
     await wb.answerInput('Which file writes INI text?');
     await wb.until(
@@ -166,10 +166,14 @@ describe('ThinK Lens in code-server (packaged VSIX)', { skip: reason }, () => {
     await wb.screenshot('08-answer-after-restart');
     assert.match(status, /Done/, `no answer after restart: ${await answer.locator('#transcript').innerText()}`);
     assert.ok((await answer.locator('#transcript .answer').last().innerText()).trim().length > 0);
-    // Lengths of the new turn's answer as the DOM changed: several means it streamed in.
-    const lengths = (await wb.recordedLengths(answer)).filter((n) => n > 0);
-    const finalLength = (await answer.locator('#transcript .turn').last().locator('.answer').innerText()).length;
-    assert.ok(lengths.filter((n) => n < finalLength).length >= 2, `answer did not stream into the open panel (lengths seen: ${JSON.stringify(lengths)}, final ${finalLength})`);
+    // Lengths of the new turn's answer as the DOM changed: a partial answer on screen before the
+    // final one means it streamed in (an answer posted whole renders once, at its final length).
+    // The tiny model answers in well under a second and the webview renders once per frame, so
+    // how many partial lengths appear depends on the machine's load; one is the proof.
+    const turns = await answer.locator('#transcript .turn .answer').count();
+    const lengths = (await wb.recordedLengths(answer)).filter((r) => r.count === turns && r.length > 0).map((r) => r.length);
+    const finalLength = (await answer.locator('#transcript .turn').last().locator('.answer').textContent())?.length ?? 0;
+    assert.ok(lengths.some((n) => n < finalLength), `answer did not stream into the open panel (lengths seen: ${JSON.stringify(lengths)}, final ${finalLength})`);
     const after = s.server.runtimePids();
     assert.equal(after.length, 1, `expected one restarted runtime, found ${after.length}`);
     assert.notEqual(after[0], before);

@@ -48,3 +48,16 @@ test('answerModel: a follow-up appends a turn; a new turn-1 question starts a ne
   const fresh = applyAnswerMessage(follow, { type: 'question', question: 'new topic', turn: 1 });
   assert.deepEqual(fresh, { conversation: first.conversation + 1, turns: [{ turn: 1, question: 'new topic', answer: '', status: 'waiting' }] });
 });
+
+test('answerModel: a notice belongs to the turn it arrived in and does not end it', () => {
+  const s = replay([
+    { type: 'question', question: 'first', turn: 1 },
+    { type: 'token', text: 'a' },
+    { type: 'question', question: 'follow-up', turn: 2 },
+    { type: 'notice', text: 'Files changed: re-reading the workspace for this question.' },
+  ]);
+  assert.equal(s.turns[0].notice, undefined);
+  assert.equal(s.turns[1].notice, 'Files changed: re-reading the workspace for this question.');
+  assert.equal(s.turns[1].status, 'waiting');
+  assert.equal(isRunning(s), true);
+});

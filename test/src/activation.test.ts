@@ -1,12 +1,12 @@
 // Activation and deactivation of the real extension entry (src/main.ts) on the vscode mock.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import { mock, Uri } from '../support/vscode';
 import { startExtension } from '../support/extensionHarness';
 import { isAlive, realRuntimeMissing, STORIES_DIR, until } from '../support/runtimeLaunch';
+import { missingModel } from '../support/models';
 
-const storiesMissing = fs.existsSync(STORIES_DIR) ? undefined : `model folder not found: ${STORIES_DIR}`;
+const storiesMissing = missingModel(STORIES_DIR, 'model folder');
 
 const COMMANDS = [
   'thinkLens.askAboutCodebase',

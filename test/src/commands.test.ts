@@ -9,11 +9,12 @@ import { mock, Uri, Selection, type MockWebviewPanel } from '../support/vscode';
 import { startExtension, type Harness } from '../support/extensionHarness';
 import { HubServer } from '../support/hubServer';
 import { realRuntimeMissing, STORIES_DIR, until } from '../support/runtimeLaunch';
-import type { GenerateParams } from '../../core/protocol/rpc';
+import { missingModel } from '../support/models';
+import type { GenerateParams, GenerateResult } from '../../core/protocol/rpc';
 import type { AnswerInMessage } from '../../core/protocol/webview';
 
 const runtimeMissing = realRuntimeMissing();
-const storiesMissing = fs.existsSync(STORIES_DIR) ? undefined : `model folder not found: ${STORIES_DIR}`;
+const storiesMissing = missingModel(STORIES_DIR, 'model folder');
 
 const FILES = {
   'src/parse.ts': 'export function parse(text: string) {\n  return text.split("\\n").map((l) => l.trim());\n}\n',
@@ -21,14 +22,16 @@ const FILES = {
   'README.md': '# tiny\nParses and writes lines.\n',
 };
 
-/** Records every generate the extension sends (params as sent), on whichever runtime is current. */
-function recordGenerates(h: Harness): GenerateParams[] {
+/** Records every generate the extension sends (params as sent; results too, when given an array), on whichever runtime is current. */
+function recordGenerates(h: Harness, results?: GenerateResult[]): GenerateParams[] {
   const seen: GenerateParams[] = [];
   h.api.ctx.supervisor.onDidStart((client) => {
     const original = client.request.bind(client);
     client.request = (async (method: string, params: unknown, token?: vscode.CancellationToken) => {
       if (method === 'generate') seen.push(structuredClone(params) as GenerateParams);
-      return original(method as never, params as never, token);
+      const result = await original(method as never, params as never, token);
+      if (method === 'generate') results?.push(result as GenerateResult);
+      return result;
     }) as typeof client.request;
   });
   return seen;
@@ -46,6 +49,20 @@ function posted(p: MockWebviewPanel): AnswerInMessage[] {
 
 async function waitForTurnEnd(p: MockWebviewPanel, turns: number): Promise<void> {
   await until(() => posted(p).filter((m) => m.type === 'done' || m.type === 'error').length >= turns);
+}
+
+/** Loads the model with a one-token prefill chunk: a Stop lands while the prompt is read. */
+function slowPrefill(h: Harness): void {
+  h.api.ctx.supervisor.onDidStart((client) => {
+    const original = client.request.bind(client);
+    client.request = (async (method: string, params: unknown, token?: vscode.CancellationToken) =>
+      original(method as never, (method === 'load' ? { ...(params as object), prefillChunk: 1 } : params) as never, token)) as typeof client.request;
+  });
+}
+
+/** The user message of a chat prompt as sent. */
+function userText(p: GenerateParams): string {
+  return 'messages' in p.prompt ? p.prompt.messages.at(-1)!.content : '';
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -147,7 +164,8 @@ const modelSettings = { 'thinkLens.model': STORIES_DIR, 'thinkLens.maxNewTokens'
 test('Ask: context summary, streamed answer, done; a follow-up on unchanged files extends the cache with only the question', { skip: runtimeMissing }, async (t) => {
   const h = await startExtension({ files: FILES, settings: modelSettings });
   t.after(() => h.close());
-  const sent = recordGenerates(h);
+  const results: GenerateResult[] = [];
+  const sent = recordGenerates(h, results);
   const ask = vscode.commands.executeCommand('thinkLens.askAboutCodebase', 'What does parse do?');
   await until(() => mock.panels.length > 0);
   const p = answerPanel();
@@ -169,11 +187,11 @@ test('Ask: context summary, streamed answer, done; a follow-up on unchanged file
   assert.match(user, /=== src\/parse\.ts ===/);
   assert.match(user, /Question: What does parse do\?$/);
 
-  // Follow-up from the panel: unchanged files -> extend with only the new question.
+  // Follow-up from the panel: unchanged files -> extend the cache the first answer named, with only the new question.
   p.webview.receive({ type: 'ask', question: 'And write?' });
   await waitForTurnEnd(p, 2);
   assert.equal(sent.length, 2);
-  assert.equal(sent[1].cache, 'extend');
+  assert.deepEqual(sent[1].cache, { extend: results[0].cacheId });
   assert.deepEqual(sent[1].prompt, { messages: [{ role: 'user', content: 'And write?' }] });
   assert.ok(posted(p).some((m) => m.type === 'question' && m.turn === 2));
 
@@ -185,6 +203,34 @@ test('Ask: context summary, streamed answer, done; a follow-up on unchanged file
   await waitForTurnEnd(p, 3);
   assert.equal(sent[2].cache, 'reset');
   assert.match('messages' in sent[2].prompt ? sent[2].prompt.messages.at(-1)!.content : '', /\/\/ edited/);
+  assert.ok(posted(p).some((m) => m.type === 'notice' && /changed/.test(m.text)), 'the panel says why it re-read');
+});
+
+test('Ask: another request replaced the runtime\'s cache: the follow-up\'s handle is refused, and the workspace is re-read and said so', { skip: runtimeMissing }, async (t) => {
+  const h = await startExtension({ files: FILES, settings: modelSettings });
+  t.after(() => h.close());
+  const results: GenerateResult[] = [];
+  const sent = recordGenerates(h, results);
+  const ask = vscode.commands.executeCommand('thinkLens.askAboutCodebase', 'What does parse do?');
+  await until(() => mock.panels.length > 0);
+  const p = answerPanel();
+  p.webview.receive({ type: 'ready' });
+  await ask;
+  await waitForTurnEnd(p, 1);
+  // Something else runs on the same runtime in between (a Summarize, another window's question).
+  const { client } = await h.api.ctx.ensureModel();
+  await client.request('generate', { requestId: 'elsewhere', prompt: { ids: [1, 300] }, maxNewTokens: 1 });
+
+  p.webview.receive({ type: 'ask', question: 'And write?' });
+  await waitForTurnEnd(p, 2);
+  assert.equal(sent.length, 4, 'the first answer, the other request, the refused follow-up, the re-read one');
+  assert.deepEqual(sent[2].cache, { extend: results[0].cacheId });
+  assert.equal(sent[3].cache, 'reset');
+  assert.match(userText(sent[3]), /=== src\/parse\.ts ===/);
+  assert.match(userText(sent[3]), /Question: And write\?$/);
+  assert.ok(posted(p).some((m) => m.type === 'notice' && /no longer holds .* re-reading the workspace/.test(m.text)));
+  assert.ok(!posted(p).some((m) => m.type === 'error'), 'the refusal is not shown as a failure');
+  assert.ok(results.at(-1)!.cacheId && results.at(-1)!.cacheId !== results[0].cacheId);
 });
 
 test('Weights setting: int8 loads quantized weights; back to float32 reloads the file\'s weights', { skip: runtimeMissing }, async (t) => {
@@ -220,9 +266,12 @@ test('Open Cache Inspector after an answer shows that answer\'s cache figures an
   assert.ok(inspector, 'the Inspector is open');
   inspector.webview.receive({ type: 'ready' });
   await until(() => inspector.webview.posted.some((m) => (m as { type: string }).type === 'progress'));
-  const progress = inspector.webview.posted.find((m) => (m as { type: string }).type === 'progress') as { progress: { phase: string; cache: { tokens: number; keyBytes: number } } };
+  type Progress = { type: 'progress'; progress: { phase: string; cache: { tokens: number; keyBytes: number } } };
+  const progresses = inspector.webview.posted.filter((m) => (m as { type: string }).type === 'progress') as Progress[];
+  const progress = progresses[progresses.length - 1];
   assert.equal(progress.progress.phase, 'done');
   assert.ok(progress.progress.cache.tokens > 0 && progress.progress.cache.keyBytes > 0);
+  assert.ok(progresses.some((p) => p.progress.phase === 'prefill'), 'the prefill figures too (the Inspector keeps them through decode)');
   assert.ok(inspector.webview.posted.some((m) => (m as { type: string }).type === 'masks'), 'masks too');
 });
 
@@ -269,6 +318,77 @@ test('Ask: the panel Stop button cancels the answer in the runtime', { skip: run
   const done = posted(p).find((m) => m.type === 'done');
   assert.ok(done && done.type === 'done');
   assert.equal(done.result.finishReason, 'cancelled');
+});
+
+test('Ask: Stop while the prompt is read, then a follow-up: the files are read again (cache reset) and the panel says so', { skip: runtimeMissing }, async (t) => {
+  const h = await startExtension({ files: FILES, settings: modelSettings });
+  t.after(() => h.close());
+  const sent = recordGenerates(h);
+  slowPrefill(h);
+  let p: MockWebviewPanel | undefined;
+  let stopped = false;
+  const sub = h.api.ctx.onProgress((e) => {
+    if (e.phase !== 'prefill' || stopped || !p) return;
+    stopped = true;
+    p.webview.receive({ type: 'stop' });
+  });
+  const ask = vscode.commands.executeCommand('thinkLens.askAboutCodebase', 'What does parse do?');
+  await until(() => mock.panels.length > 0);
+  p = answerPanel();
+  p.webview.receive({ type: 'ready' });
+  await ask;
+  await waitForTurnEnd(p, 1);
+  sub.dispose();
+  const done = posted(p).find((m) => m.type === 'done');
+  assert.ok(done && done.type === 'done');
+  assert.equal(done.result.finishReason, 'cancelled');
+  assert.equal(done.result.cache.tokens, 0, 'the Stop landed while the prompt was read');
+
+  p.webview.receive({ type: 'ask', question: 'And write?' });
+  await waitForTurnEnd(p, 2);
+  assert.equal(sent.length, 2, 'one request for the follow-up');
+  assert.equal(sent[1].cache, 'reset', 'the runtime holds nothing to extend: the follow-up starts a fresh cache');
+  assert.match(userText(sent[1]), /=== src\/parse\.ts ===/, 'the files are in the prompt again');
+  assert.match(userText(sent[1]), /Question: And write\?$/);
+  assert.ok(
+    posted(p).some((m) => m.type === 'notice' && /re-read/i.test(m.text)),
+    `the panel says the workspace was re-read: ${JSON.stringify(posted(p).filter((m) => m.type !== 'token' && m.type !== 'progress'))}`,
+  );
+  const second = posted(p).filter((m) => m.type === 'done').at(-1);
+  assert.ok(second && second.type === 'done' && second.result.cache.tokens > 0, 'the follow-up was answered from the fresh context');
+});
+
+test('Ask: Stop while answering, then a follow-up: extends the cache the stopped answer left, by its handle', { skip: runtimeMissing }, async (t) => {
+  const h = await startExtension({ files: FILES, settings: { ...modelSettings, 'thinkLens.maxNewTokens': 200 } });
+  t.after(() => h.close());
+  const results: GenerateResult[] = [];
+  const sent = recordGenerates(h, results);
+  let p: MockWebviewPanel | undefined;
+  let stopped = false;
+  const sub = h.api.ctx.onToken(() => {
+    if (stopped || !p) return;
+    stopped = true;
+    p.webview.receive({ type: 'stop' });
+  });
+  const ask = vscode.commands.executeCommand('thinkLens.askAboutCodebase', 'What does parse do?');
+  await until(() => mock.panels.length > 0);
+  p = answerPanel();
+  p.webview.receive({ type: 'ready' });
+  await ask;
+  await waitForTurnEnd(p, 1);
+  sub.dispose();
+  assert.equal(results[0].finishReason, 'cancelled');
+  assert.ok(results[0].cache.tokens > results[0].promptTokens, 'the Stop landed while answering');
+  assert.ok(results[0].cacheId, 'the stopped answer left a reusable cache');
+
+  h.api.ctx.config.maxNewTokens = 4;
+  p.webview.receive({ type: 'ask', question: 'And write?' });
+  await waitForTurnEnd(p, 2);
+  assert.equal(sent.length, 2);
+  assert.deepEqual(sent[1].cache, { extend: results[0].cacheId });
+  assert.deepEqual(sent[1].prompt, { messages: [{ role: 'user', content: 'And write?' }] });
+  assert.equal(results[1].cacheId, results[0].cacheId, 'the extended cache keeps its handle');
+  assert.ok(!posted(p).some((m) => m.type === 'notice'), 'nothing was re-read');
 });
 
 test('Ask: a citation opens the file at the line; one outside the workspace is refused', { skip: runtimeMissing }, async (t) => {

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { checkModelFolder, describeProblems } from '../../src/modelFolder';
+import { skipWithoutModel } from '../support/models';
 
 function tmp(t: { after(fn: () => void): void }): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-model-'));
@@ -34,7 +35,7 @@ test('a complete folder passes', async (t) => {
 
 test('the real stories260k folder passes', async (t) => {
   const d = path.resolve(__dirname, '../../../shared/models/stories260k');
-  if (!fs.existsSync(d)) return t.skip(`model folder not found: ${d}`);
+  if (skipWithoutModel(t, d, 'model folder')) return;
   const r = await checkModelFolder(d);
   assert.equal(r.ok, true, JSON.stringify(r));
 });

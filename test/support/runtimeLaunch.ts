@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RuntimeLaunch } from '../../src/bootstrap';
 import { findRuntime } from '../../src/bootstrap';
+import { missingModel } from './models';
 
 export const repoRoot = path.resolve(__dirname, '../..');
 
@@ -35,12 +36,11 @@ export async function until(cond: () => boolean, stepMs = 20): Promise<void> {
   while (!cond()) await new Promise((r) => setTimeout(r, stepMs));
 }
 
-/** The real pretrained model the runtime tests use (absent outside this workplace: tests skip). */
+/** The real pretrained model the runtime tests use (absent outside this workplace: tests skip; in CI they fail). */
 export const STORIES_DIR = path.resolve(repoRoot, '../shared/models/stories260k');
 
-/** Why a test that needs the real runtime and stories260k cannot run here, or undefined if it can. */
+/** Why a test that needs the real runtime and stories260k cannot run here, or undefined if it can (throws for a missing model where models are required: see missingModel). */
 export function realRuntimeMissing(): string | undefined {
   if (!fs.existsSync(path.join(repoRoot, 'runtime/host/main.ts'))) return 'runtime/host/main.ts not found: the real runtime is not in this tree';
-  if (!fs.existsSync(path.join(STORIES_DIR, 'config.json'))) return `model folder not found: ${STORIES_DIR}`;
-  return undefined;
+  return missingModel(path.join(STORIES_DIR, 'config.json'), 'model folder');
 }

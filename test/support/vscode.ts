@@ -10,6 +10,8 @@
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as nodePath from 'node:path';
+// VS Code's glob syntax, as the extension's own exclude settings read it (picomatch underneath).
+import { globToRegExp } from '../../core/context/excludeGlobs';
 
 // ---------------------------------------------------------------------------------------------
 // Basic types
@@ -524,24 +526,6 @@ async function openTextDocument(arg: Uri | string | { content?: string; language
   const doc = new TextDocument(Uri.from({ scheme: 'untitled', path: `/Untitled-${openDocuments.size + 1}` }), arg.content ?? '');
   doc.isUntitled = true;
   return doc;
-}
-
-/** Glob (`**`, `*`, `?`, `{a,b}`) to a RegExp over '/'-separated relative paths. */
-function globToRegExp(glob: string): RegExp {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
-    if (c === '*' && glob[i + 1] === '*') {
-      re += glob[i + 2] === '/' ? '(?:.*/)?' : '.*';
-      i += glob[i + 2] === '/' ? 2 : 1;
-    } else if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else if (c === '{') re += '(?:';
-    else if (c === '}') re += ')';
-    else if (c === ',') re += '|';
-    else re += c.replace(/[.+^$()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`);
 }
 
 async function findFiles(include: string | { pattern: string }, exclude?: string | { pattern: string } | null, maxResults?: number): Promise<Uri[]> {

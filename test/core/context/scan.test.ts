@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
-import { ExcludeMatcher, globToRegExp, looksBinary, looksMinified, scanWorkspace } from '../../../core/context/scan';
+import { looksBinary, looksMinified, scanWorkspace } from '../../../core/context/scan';
 
 const temps: string[] = [];
 after(() => {
@@ -117,26 +117,10 @@ test('VS Code exclude globs: **, *, ?, braces, classes, false entries, when-clau
     },
   });
   assert.deepEqual(paths(r), ['docs/va.md', 'src/a.ts', 'src/b.js', 'sub/notes.bak']);
-  // src/c.tmp, deep/x/y/c.tmp, docs/v1.md, docs/v2.md, notes.bak, src/a.js, coverage/lcov.info
-  assert.equal(r.skipped.excluded, 7);
-  assert.equal(r.skippedDirs.excluded, 1); // out/
-});
-
-test('glob compiler matches VS Code semantics on single cases', () => {
-  const m = (g: string, p: string) => globToRegExp(g).test(p);
-  assert.equal(m('**/node_modules', 'a/b/node_modules'), true);
-  assert.equal(m('**/node_modules', 'node_modules'), true);
-  assert.equal(m('*.ts', 'a/b.ts'), false);
-  assert.equal(m('**/*.ts', 'a/b.ts'), true);
-  assert.equal(m('a/**/b', 'a/b'), true);
-  assert.equal(m('a/**/b', 'a/x/y/b'), true);
-  assert.equal(m('a/?.ts', 'a/bb.ts'), false);
-  assert.equal(m('**/*.{ts,js}', 'x/y.js'), true);
-  assert.equal(m('**/*.{ts,js}', 'x/y.py'), false);
-  assert.equal(m('[!a]*.ts', 'a1.ts'), false);
-  assert.equal(m('[!a]*.ts', 'b1.ts'), true);
-  assert.equal(m('file(1).txt', 'file(1).txt'), true);
-  assert.throws(() => new ExcludeMatcher({ x: { when: 3 } as never }), /exclude setting "x"/);
+  // src/c.tmp, deep/x/y/c.tmp, docs/v1.md, docs/v2.md, notes.bak, src/a.js
+  assert.equal(r.skipped.excluded, 6);
+  // out/, and coverage/ itself: in VS Code `coverage/**` matches the folder too (`**` can be no segments).
+  assert.equal(r.skippedDirs.excluded, 2);
 });
 
 test('binary, non-UTF-8, >1 MB, empty, minified and lock files are skipped and counted', async () => {

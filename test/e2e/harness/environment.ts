@@ -1,7 +1,9 @@
 // What the end-to-end suite needs from the machine, found (or installed) once per test file:
 // code-server (scripts/code-server.sh, cached), Debian's chromium and the stories260k model.
 // Anything missing is a skip with the reason, except that THINK_LENS_E2E_REQUIRED=1 (set by
-// .ci/run) turns it into a failure, so CI can never pass by skipping the real-editor tests.
+// .ci/run) turns it into a failure, so CI can never pass by skipping the real-editor tests; a
+// missing model fails where models are required (CI=true or THINK_LENS_MODELS_REQUIRED=1, see
+// test/support/models.ts).
 
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -25,7 +27,9 @@ export interface EnvironmentCheck {
   env?: E2eEnvironment;
   /** Why the suite cannot run, when it cannot. */
   missing?: string;
-  /** Only the model is missing: a skip even where e2e is required (models are never assumed present). */
+  /** The model is missing (a failure only where models are required). */
+  modelMissing?: boolean;
+  /** Only the model is missing: a skip even where e2e is required, unless models are required too. */
   onlyModelMissing?: boolean;
 }
 
@@ -51,7 +55,7 @@ export function findEnvironment(): EnvironmentCheck {
     }
   }
   if (modelMissing) {
-    cached = { missing: [`model not found: ${modelDir} (set THINK_LENS_E2E_MODEL to a stories260k folder)`, ...problems].join('; '), onlyModelMissing: problems.length === 0 };
+    cached = { missing: [`model not found: ${modelDir} (set THINK_LENS_E2E_MODEL to a stories260k folder)`, ...problems].join('; '), modelMissing: true, onlyModelMissing: problems.length === 0 };
   } else {
     cached = problems.length ? { missing: problems.join('; ') } : { env: { codeServerEntry: entry, chromium: chromiumPath, modelDir } };
   }

@@ -3,6 +3,7 @@
 
 import { CodeServer } from './codeServer';
 import { e2eRequired, findEnvironment, fixtureWorkspace, type E2eEnvironment } from './environment';
+import { modelsRequired } from '../../support/models';
 import { ensureVsix } from './vsix';
 import { Workbench } from './workbench';
 
@@ -16,11 +17,12 @@ export interface Session {
   close(): Promise<void>;
 }
 
-/** Why the suite cannot run on this machine, or undefined. Throws instead where e2e is required. */
+/** Why the suite cannot run on this machine, or undefined. Throws instead where e2e (or, for a missing model, models) are required. */
 export function skipReason(): string | undefined {
-  const { missing, onlyModelMissing } = findEnvironment();
+  const { missing, modelMissing, onlyModelMissing } = findEnvironment();
   if (!missing) return undefined;
   if (e2eRequired && !onlyModelMissing) throw new Error(`THINK_LENS_E2E_REQUIRED=1 but the end-to-end suite cannot run: ${missing}`);
+  if (modelMissing && modelsRequired()) throw new Error(`models are required here (CI=true or THINK_LENS_MODELS_REQUIRED=1) but the end-to-end suite cannot run: ${missing}`);
   return `end-to-end suite skipped: ${missing}`;
 }
 

@@ -147,22 +147,27 @@ export class Workbench {
    * `selector`, so a test can tell text that streamed in (many lengths) from text set at once.
    * Passed as a string: tsx's name-keeping helpers do not exist inside the page.
    */
+  /**
+   * Records, on every DOM change, the text length of the last element matching `selector` and how
+   * many such elements there are: a turn added later is told apart from the one before it.
+   */
   async recordTextLengths(frame: Frame, selector: string): Promise<void> {
     await frame.evaluate(`(() => {
       const sel = ${JSON.stringify(selector)};
-      const lengths = (window.__thinkLensLengths = []);
+      const seen = (window.__thinkLensLengths = []);
       const read = () => {
         const all = document.querySelectorAll(sel);
         const n = all.length ? (all[all.length - 1].textContent || '').length : 0;
-        if (lengths[lengths.length - 1] !== n) lengths.push(n);
+        const last = seen[seen.length - 1];
+        if (!last || last.count !== all.length || last.length !== n) seen.push({ count: all.length, length: n });
       };
       read();
       new MutationObserver(read).observe(document.body, { subtree: true, childList: true, characterData: true });
     })()`);
   }
 
-  async recordedLengths(frame: Frame): Promise<number[]> {
-    return (await frame.evaluate('window.__thinkLensLengths || []')) as number[];
+  async recordedLengths(frame: Frame): Promise<{ count: number; length: number }[]> {
+    return (await frame.evaluate('window.__thinkLensLengths || []')) as { count: number; length: number }[];
   }
 
   /** Polls `read` in a frame until `accept` holds; returns the last value (for the message on failure). */

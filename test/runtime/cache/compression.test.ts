@@ -1,6 +1,7 @@
 // Cache compression in the runtime (docs/compression.md): KIVI codes round-trip within half a
 // step, eviction really removes tokens, memory-budget projections equal what the cache then
-// holds, and a budget too small is refused with what would fit.
+// holds, the extension's token budget is a prompt the runtime accepts as requested, and a budget
+// too small is refused with what would fit.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,8 +10,11 @@ import { after, before, describe, test } from 'node:test';
 import { DEFAULT_COMPRESSION, DEFAULT_THINK, type CompressionSettings, type ThinkSettings } from '../../../core/protocol/settings';
 import { Engine } from '../../../runtime/engine/engine';
 import { maxPool, selectTokens } from '../../../runtime/cache/evict';
-import { dequantizeKeyGroup, dequantizeValueRow, KEY_GROUP, quantizeKeyGroup, quantizeValueRow, rowBytes, valueGroup, type KvBits } from '../../../runtime/cache/kivi';
-import { chooseByBudget, MemoryBudgetError, projectCacheBytes } from '../../../runtime/cache/memoryBudget';
+import { projectCacheBytes } from '../../../core/cacheProjection';
+import { tokenBudget } from '../../../core/context/budget';
+import { KEY_GROUP, rowBytes, valueGroup, type KvBits } from '../../../core/kiviLayout';
+import { dequantizeKeyGroup, dequantizeValueRow, quantizeKeyGroup, quantizeValueRow } from '../../../runtime/cache/kivi';
+import { chooseByBudget, MemoryBudgetError } from '../../../runtime/cache/memoryBudget';
 import { halfToFloat } from '../../../runtime/model/safetensors';
 import { collectingHooks } from '../../support/hooks';
 import { quietLog } from '../../support/models';
@@ -112,6 +116,36 @@ describe('compression in the engine', () => {
       }
       if (c.kvBits) assert.equal(r.cache.quantizedTokens % 32, 0);
       assert.ok(r.cache.bytesPerToken < r.cache.fp16FullBytesPerToken * 2, 'smaller than the float32 cache');
+    });
+  }
+
+  const agreeing: [string, Partial<ThinkSettings>, Partial<CompressionSettings>][] = [
+    ['ThinK 0.5', { ratio: 0.5 }, {}],
+    ['ThinK 0.5 + KIVI 4-bit', { ratio: 0.5 }, { kvBits: 4 }],
+    ['ThinK 0.25, flush 12', { ratio: 0.25, flush: 12 }, {}],
+  ];
+  for (const [name, think, compression] of agreeing) {
+    test(`${name}: the extension's token budget is what memory-budget mode projects and the cache holds`, async () => {
+      const m = engine.loaded.model;
+      const N = 6;
+      const t: ThinkSettings = { ...DEFAULT_THINK, recent: 8, flush: 0, ...think };
+      const c: CompressionSettings = { ...DEFAULT_COMPRESSION, ...compression };
+      // A budget of exactly what 100 prompt tokens need: the extension must pack 100, no more.
+      const budgetMb = projectCacheBytes({ think: t, compression: c }, 100, N, m) / 2 ** 20;
+      const b = tokenBudget({ memoryBudgetMb: budgetMb, model: m, think: t, compression: c, answerTokens: N });
+      assert.equal(b.limitedBy, 'memory');
+      assert.equal(b.promptTokens, 100);
+      const r = await engine.generate(
+        { requestId: `agree ${name}`, prompt: { ids: prompt.slice(0, b.promptTokens) }, maxNewTokens: N, memoryBudgetMb: budgetMb, think: t, compression: c },
+        collectingHooks(),
+      );
+      assert.equal(r.ids.length, N);
+      assert.deepEqual({ think: r.budget?.think, compression: r.budget?.compression }, { think: t, compression: c }, 'the runtime kept the requested settings');
+      assert.equal(r.budget?.projectedBytes, b.projectedBytes);
+      const held = Math.round(r.cache.bytesPerToken * r.cache.tokens);
+      // Exact with flush off; flush leaves fewer full-key tokens than the bound assumes.
+      if (t.flush === 0) assert.equal(held, b.projectedBytes);
+      else assert.ok(held <= b.projectedBytes, `${held} > ${b.projectedBytes}`);
     });
   }
 

@@ -3,22 +3,22 @@
 // --json reports it.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
 import { makeRandomModel } from '../../../runtime/model/makeRandom';
-import { SMOLLM2 } from '../../support/models';
+import { SMOLLM2, skipWithoutModel } from '../../support/models';
 
 const root = mkdtempSync(join(tmpdir(), 'think-bytes-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
 test('ThinK 0.5 + KIVI 2-bit: bytesPerToken <= 0.2 x fp16FullBytesPerToken (SmolLM2-135M shape, 2,000-token prompt)', async (t) => {
-  if (!existsSync(SMOLLM2)) return t.skip(`model config not found: ${SMOLLM2}`);
+  if (skipWithoutModel(t, join(SMOLLM2, 'config.json'), 'model config')) return;
   const dir = join(root, 'smollm2');
   await makeRandomModel({ config: JSON.parse(readFileSync(join(SMOLLM2, 'config.json'), 'utf8')), outDir: dir, dtype: 'BF16', seed: 5 });
   const ids = Array.from({ length: 2000 }, (_, i) => ((i * 7919) % 49000) + 3).join(',');
-  const cli = resolve(__dirname, '../../bin/think-lens.mjs');
+  const cli = resolve(__dirname, '../../../bin/think-lens.mjs');
   const run = (...flags: string[]) =>
     JSON.parse(execFileSync(process.execPath, [cli, 'generate', '--model', dir, '--prompt-ids', ids, '--max-new-tokens', '4', '--json', ...flags], { encoding: 'utf8', maxBuffer: 1 << 24 }));
   const r = run('--prune-ratio', '0.5', '--kv-bits', '2');

@@ -2,15 +2,15 @@
 // per-head mask summary out; offline, it falls back to the model at hand with a clear line.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
-import { STORIES } from '../../support/models';
+import { STORIES, skipWithoutModel } from '../../support/models';
 
-const cli = resolve(__dirname, '../../bin/think-lens.mjs');
-const repo = resolve(__dirname, '../fixtures/e2e-workspace');
+const cli = resolve(__dirname, '../../../bin/think-lens.mjs');
+const repo = resolve(__dirname, '../../fixtures/e2e-workspace');
 
 function run(args: string[], env: Record<string, string> = {}) {
   return spawnSync(process.execPath, [cli, 'ask', ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
@@ -26,18 +26,19 @@ async function closedPort(): Promise<number> {
 }
 
 test('ask --model: packs ranked files, answers, prints cache figures and one mask line per layer', (t) => {
-  if (!existsSync(STORIES)) return t.skip(`model not found: ${STORIES}`);
+  if (skipWithoutModel(t, STORIES)) return;
   const r = run(['--repo', repo, '--model', STORIES, '--question', 'How are sections parsed?', '--max-new-tokens', '12']);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /context: [1-9]\d* of \d+ files, \d+ tokens, budget \d+/);
-  assert.match(r.stdout, /cache: \d+ tokens \(\d+ pruned, \d+ full-key\); keys [\d.]+ MiB of [\d.]+ MiB unpruned/);
+  assert.match(r.stdout, /cache: \d+ tokens \(\d+ pruned, \d+ full-key\); keys [\d.]+ (B|KiB|MiB) of [\d.]+ (B|KiB|MiB) unpruned/);
+  assert.match(r.stderr, /-limited, 256\.0 MiB\)/, 'the budget in MiB');
   assert.match(r.stdout, /ThinK: ratio 0\.50/);
   const layers = r.stdout.split('\n').filter((l) => /^L\d+ {2}h0 4\/8 \[\d(,\d){3}\]/.test(l));
   assert.equal(layers.length, 5, r.stdout);
 });
 
 test('ask says so when no file fits the budget, and still answers', (t) => {
-  if (!existsSync(STORIES)) return t.skip(`model not found: ${STORIES}`);
+  if (skipWithoutModel(t, STORIES)) return;
   const r = run(['--repo', repo, '--model', STORIES, '--question', 'How are sections parsed?', '--max-new-tokens', '250']);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /files: none fit the \d+-token budget \(the model's context is 512 tokens\)/);
@@ -45,7 +46,7 @@ test('ask says so when no file fits the budget, and still answers', (t) => {
 });
 
 test('ask without --model, offline: falls back to the model at hand and says so', async (t) => {
-  if (!existsSync(STORIES)) return t.skip(`model not found: ${STORIES}`);
+  if (skipWithoutModel(t, STORIES)) return;
   const cache = mkdtempSync(join(tmpdir(), 'think-ask-'));
   try {
     const r = run(['--repo', repo, '--question', 'What does parse do?', '--max-new-tokens', '4'], {

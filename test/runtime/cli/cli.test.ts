@@ -5,18 +5,16 @@
 // against the local Hub server.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
 import * as esbuild from 'esbuild';
-import { STORIES } from '../../support/models';
+import { STORIES, skipWithoutModel } from '../../support/models';
 import { HubServer } from '../../support/hubServer';
 
-const repoRoot = resolve(__dirname, '../..');
+const repoRoot = resolve(__dirname, '../../..');
 const bin = join(repoRoot, 'bin/think-lens.mjs');
-const present = existsSync(STORIES);
-const skipMsg = `model not found: ${STORIES}`;
 
 interface RefCase {
   prompt_ids: number[];
@@ -73,7 +71,7 @@ function thinkFlags(c: RefCase): string[] {
 }
 
 test('generate --json --prompt-ids 1 reproduces the greedy reference', async (t) => {
-  if (!present) return t.skip(skipMsg);
+  if (skipWithoutModel(t, STORIES)) return;
   const c = refCases()[0];
   const r = await cli('generate', '--model', STORIES, '--prompt-ids', c.prompt_ids.join(','), '--max-new-tokens', String(c.greedy_ids.length), '--json', ...thinkFlags(c));
   assert.equal(r.code, 0, r.stderr);
@@ -89,7 +87,7 @@ test('generate --json --prompt-ids 1 reproduces the greedy reference', async (t)
 });
 
 test('generate with ThinK flags reproduces the pruned reference and stores fewer key bytes', async (t) => {
-  if (!present) return t.skip(skipMsg);
+  if (skipWithoutModel(t, STORIES)) return;
   const c = refCases().find((x) => x.ratio > 0)!;
   const r = await cli('generate', '--model', STORIES, '--prompt-ids', c.prompt_ids.join(','), '--max-new-tokens', String(c.greedy_ids.length), '--json', ...thinkFlags(c));
   assert.equal(r.code, 0, r.stderr);
@@ -100,11 +98,11 @@ test('generate with ThinK flags reproduces the pruned reference and stores fewer
 });
 
 test('without --json the text streams to stdout and a summary goes to stderr', async (t) => {
-  if (!present) return t.skip(skipMsg);
+  if (skipWithoutModel(t, STORIES)) return;
   const r = await cli('generate', '--model', STORIES, '--prompt-ids', '1', '--max-new-tokens', '30');
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^ ?Once upon a time, there was a little girl named Lily\./);
-  assert.match(r.stderr, /\[30 tokens, length; .*ms\/token; keys .* KiB/);
+  assert.match(r.stderr, /\[30 tokens, length; .*ms\/token; keys [\d.]+ (B|KiB|MiB) of [\d.]+ (B|KiB|MiB) unpruned .*values [\d.]+ (B|KiB|MiB);/);
 });
 
 test('a bad flag gets one line and exit code 2', async () => {
@@ -126,7 +124,7 @@ test('a broken model (ModelError) gets one line naming the file and exit code 1'
 });
 
 test('a prompt longer than the context gets one line and exit code 1', async (t) => {
-  if (!present) return t.skip(skipMsg);
+  if (skipWithoutModel(t, STORIES)) return;
   const ids = new Array(600).fill(1).join(',');
   assertOneLine(await cli('generate', '--model', STORIES, '--prompt-ids', ids), 1, /^think-lens: the prompt has 600 tokens but the model's context holds 512/);
   // --context lowers the context for benchmarks; the check follows it.
@@ -134,16 +132,17 @@ test('a prompt longer than the context gets one line and exit code 1', async (t)
 });
 
 test('the esbuild bundle (cli.js + engineWorker.js) runs generate like the sources', async (t) => {
-  if (!present) return t.skip(skipMsg);
-  // Inside node_modules so the bundle resolves onnxruntime-node (kept external, as in the real build).
-  const out = join(repoRoot, 'node_modules/.cache/think-lens-cli-test');
-  rmSync(out, { recursive: true, force: true });
-  mkdirSync(out, { recursive: true });
+  if (skipWithoutModel(t, STORIES)) return;
+  // Inside node_modules so the bundle resolves onnxruntime-node (kept external, as in the real build);
+  // a fresh folder per run, so concurrent runs of this file do not share one.
+  mkdirSync(join(repoRoot, 'node_modules/.cache'), { recursive: true });
+  const out = mkdtempSync(join(repoRoot, 'node_modules/.cache/think-lens-cli-test-'));
   temps.push(out);
-  for (const entry of ['runtime/cli/main.ts', 'runtime/host/engineWorker.ts'])
+  // Named as scripts/build.mjs names them: dist/cli.js runs dist/engineWorker.js.
+  for (const [name, entry] of [['cli', 'runtime/cli/main.ts'], ['engineWorker', 'runtime/host/engineWorker.ts']])
     await esbuild.build({
       absWorkingDir: repoRoot,
-      entryPoints: [join(repoRoot, entry)],
+      entryPoints: { [name]: join(repoRoot, entry) },
       outdir: out,
       bundle: true,
       platform: 'node',
@@ -176,6 +175,7 @@ test('download fetches a repository from HF_ENDPOINT; offline gets the specific 
     assert.equal(r.stdout.trim(), out);
     assert.ok(readFileSync(join(out, 'model.safetensors')).equals(weights));
     assert.match(r.stderr, /2 files verified/);
+    assert.match(r.stderr, /^model\.safetensors: 293\.0 KiB of 293\.0 KiB \(all: [\d.]+ KiB of [\d.]+ KiB, \d\/2 files\)$/m, 'progress in binary units');
   } finally {
     await hub.close();
   }

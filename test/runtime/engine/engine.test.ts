@@ -1,14 +1,14 @@
 // Engine behaviour beyond numerics: clear errors for bad requests, follow-ups that reuse the
-// pruned cache, byte accounting, streaming and stop strings.
+// pruned cache by its handle (and stale handles refused), byte accounting, streaming and stop strings.
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Engine } from '../../../runtime/engine/engine';
-import { ContextOverflowError, ModelError } from '../../../runtime/model/errors';
+import { ContextOverflowError, ModelError, StaleCacheError } from '../../../runtime/model/errors';
 import { collectingHooks } from '../../support/hooks';
-import { STORIES, quietLog } from '../../support/models';
+import { STORIES, missingModel, quietLog, skipWithoutModel } from '../../support/models';
 import { writeTinyModel } from '../../support/tinyModels';
 
 const root = mkdtempSync(join(tmpdir(), 'think-engine-'));
@@ -58,15 +58,61 @@ describe('engine on a tiny model without a tokenizer', () => {
     assert.equal(r.cache.pruneRatio, 0.5);
   });
 
-  test("a follow-up with cache 'extend' continues the cache: same as one long prompt without re-reading", async () => {
+  test('a follow-up naming the cache handle continues the cache: same as one long prompt without re-reading', async () => {
     const first = Array.from({ length: 20 }, (_, i) => (i * 7) % 200);
     const a = await engine.generate({ requestId: 'g', prompt: { ids: first }, maxNewTokens: 4 }, collectingHooks());
+    assert.ok(typeof a.cacheId === 'string' && a.cacheId.length > 0, 'the result names its cache');
     const follow = [5, 6, 7];
     const hooks = collectingHooks();
-    const b = await engine.generate({ requestId: 'h', prompt: { ids: follow }, maxNewTokens: 4, cache: 'extend' }, hooks);
+    const b = await engine.generate({ requestId: 'h', prompt: { ids: follow }, maxNewTokens: 4, cache: { extend: a.cacheId } }, hooks);
+    assert.equal(b.cacheId, a.cacheId, 'an extended cache keeps its handle');
     assert.equal(b.cache.tokens, first.length + 4 + follow.length + 4, 'the cache holds both turns');
     assert.equal(hooks.progress.filter((p) => p.phase === 'prefill').at(-1)!.total, follow.length, 'only the new tokens were read');
     assert.ok(a.cache.prunedTokens > 0 && b.cache.prunedTokens >= a.cache.prunedTokens, 'the pruned prefix was reused');
+  });
+
+  test('a stale or missing handle is refused, never read as a reset; the held cache stays usable', async () => {
+    const ids = Array.from({ length: 12 }, (_, i) => i + 3);
+    const old = await engine.generate({ requestId: 's1', prompt: { ids }, maxNewTokens: 2 }, collectingHooks());
+    const held = await engine.generate({ requestId: 's2', prompt: { ids }, maxNewTokens: 2, cache: 'reset' }, collectingHooks());
+    assert.ok(held.cacheId && held.cacheId !== old.cacheId, 'every fresh cache gets a new handle');
+    const stale = (asked: string | null) => (e: unknown) => e instanceof StaleCacheError && e.asked === asked && e.held === held.cacheId;
+    await assert.rejects(engine.generate({ requestId: 's3', prompt: { ids: [5] }, cache: { extend: old.cacheId! } }, collectingHooks()), stale(old.cacheId));
+    await assert.rejects(
+      engine.generate({ requestId: 's4', prompt: { ids: [5] }, cache: { extend: old.cacheId! } }, collectingHooks()),
+      new RegExp(`^StaleCacheError: cache ${old.cacheId} is not held: the runtime holds cache ${held.cacheId}; send the whole prompt again with cache 'reset'$`),
+    );
+    await assert.rejects(engine.generate({ requestId: 's5', prompt: { ids: [5] }, cache: 'extend' as never }, collectingHooks()), stale(null));
+    await assert.rejects(engine.generate({ requestId: 's6', prompt: { ids: [5] }, cache: { extend: '' } }, collectingHooks()), stale(null));
+    assert.equal(engine.snapshot().cache?.tokens, ids.length + 2, 'the refusals touched nothing');
+    const next = await engine.generate({ requestId: 's7', prompt: { ids: [5] }, maxNewTokens: 2, cache: { extend: held.cacheId! } }, collectingHooks());
+    assert.equal(next.cache.tokens, ids.length + 2 + 1 + 2);
+  });
+
+  test('a cancel while the prompt is read leaves no handle, and extending the previous one is refused', async () => {
+    const before = await engine.generate({ requestId: 'p1', prompt: { ids: [1, 2, 3] }, maxNewTokens: 2 }, collectingHooks());
+    const hooks = collectingHooks();
+    hooks.cancel = true;
+    const r = await engine.generate({ requestId: 'p2', prompt: { ids: [4, 5, 6] }, maxNewTokens: 2, cache: { extend: before.cacheId! } }, hooks);
+    assert.equal(r.finishReason, 'cancelled');
+    assert.equal(r.cacheId, null, 'a half-read prompt is nothing to build on');
+    assert.equal(engine.snapshot().cache, undefined);
+    await assert.rejects(
+      engine.generate({ requestId: 'p3', prompt: { ids: [7] }, cache: { extend: before.cacheId! } }, collectingHooks()),
+      (e: unknown) => e instanceof StaleCacheError && e.asked === before.cacheId && e.held === null && /the runtime holds no reusable cache/.test(e.message),
+    );
+  });
+
+  test('a cancel while answering keeps the cache and its handle: a follow-up extends it', async () => {
+    const hooks = collectingHooks();
+    // No tokenizer here, so no token notifications: the first decode step's progress presses Stop.
+    hooks.onProgress = (p) => void (p.phase === 'decode' && (hooks.cancel = true));
+    const a = await engine.generate({ requestId: 'd1', prompt: { ids: [1, 2, 3, 4] }, maxNewTokens: 50 }, hooks);
+    assert.equal(a.finishReason, 'cancelled');
+    assert.ok(a.cacheId);
+    const b = await engine.generate({ requestId: 'd2', prompt: { ids: [9] }, maxNewTokens: 2, cache: { extend: a.cacheId } }, collectingHooks());
+    assert.equal(b.cacheId, a.cacheId);
+    assert.equal(b.cache.tokens, a.cache.tokens + 1 + 2);
   });
 });
 
@@ -78,7 +124,7 @@ describe('engine on stories260k (real tokenizer)', () => {
   after(() => engine?.dispose());
 
   test('streamed pieces concatenate to the result text; stop strings end generation without the stop text', async (t) => {
-    if (!engine) return t.skip(`model not found: ${STORIES}`);
+    if (!engine) return t.skip(missingModel(STORIES));
     const hooks = collectingHooks();
     const r = await engine.generate({ requestId: 's', prompt: { text: 'Once upon a time' }, maxNewTokens: 60, stop: ['Lily'] }, hooks);
     assert.equal(r.finishReason, 'stop');
@@ -88,13 +134,13 @@ describe('engine on stories260k (real tokenizer)', () => {
   });
 
   test('chat follow-ups extend the cache with only the new turn (plain fallback template)', async (t) => {
-    if (!engine) return t.skip(`model not found: ${STORIES}`);
+    if (!engine) return t.skip(missingModel(STORIES));
     const first = await engine.generate(
       { requestId: 'c1', prompt: { messages: [{ role: 'system', content: 'Tell stories.' }, { role: 'user', content: 'A story about a cat.' }] }, maxNewTokens: 12 },
       collectingHooks(),
     );
     const hooks = collectingHooks();
-    const second = await engine.generate({ requestId: 'c2', prompt: { messages: [{ role: 'user', content: 'And a dog?' }] }, maxNewTokens: 8, cache: 'extend' }, hooks);
+    const second = await engine.generate({ requestId: 'c2', prompt: { messages: [{ role: 'user', content: 'And a dog?' }] }, maxNewTokens: 8, cache: { extend: first.cacheId! } }, hooks);
     const read = hooks.progress.filter((p) => p.phase === 'prefill').at(-1)!.total;
     assert.equal(read, engine.countTokens(['\nUser: And a dog?\nAssistant:'])[0], 'only the new turn was read');
     assert.ok(read < first.promptTokens);
@@ -102,7 +148,7 @@ describe('engine on stories260k (real tokenizer)', () => {
   });
 
   test('a model folder without tokenizer.json still loads, and a text prompt names the file', async (t) => {
-    if (!engine) return t.skip(`model not found: ${STORIES}`);
+    if (!engine) return t.skip(missingModel(STORIES));
     const dir = join(root, 'stories-no-tok');
     cpSync(STORIES, dir, { recursive: true });
     rmSync(join(dir, 'tokenizer.json'));
@@ -125,7 +171,7 @@ describe('execution providers', () => {
   process.env.VK_DRIVER_FILES = '/nonexistent/think-lens-no-vulkan.json';
   for (const device of ['cuda', 'webgpu'] as const) {
     test(`${device} without its provider falls back to CPU with one clear warning, and still answers correctly`, async (t) => {
-      if (!existsSync(STORIES)) return t.skip(`model not found: ${STORIES}`);
+      if (skipWithoutModel(t, STORIES)) return;
       const logs: [string, string][] = [];
       const e = await Engine.load({ modelDir: STORIES, device }, (level, message) => logs.push([level, message]));
       try {

@@ -2,14 +2,13 @@
 // outside this project (reference.json): greedy ids exactly, final top-5 logits within 1e-3,
 // ThinK's kept channels exactly, with and without pruning.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { Engine } from '../../../runtime/engine/engine';
 import { collectingHooks } from '../../support/hooks';
-import { STORIES, quietLog, storiesReferenceCases } from '../../support/models';
+import { STORIES, quietLog, skipWithoutModel, storiesReferenceCases } from '../../support/models';
 
 test('stories260k: every reference.json case, with and without ThinK', async (t) => {
-  if (!existsSync(STORIES)) return t.skip(`model not found: ${STORIES}`);
+  if (skipWithoutModel(t, STORIES)) return;
   const ref = { cases: storiesReferenceCases() };
   const engine = await Engine.load({ modelDir: STORIES }, quietLog);
   try {
@@ -43,7 +42,7 @@ test('stories260k: every reference.json case, with and without ThinK', async (t)
 });
 
 test('stories260k: greedy from <s> prints the published text', async (t) => {
-  if (!existsSync(STORIES)) return t.skip(`model not found: ${STORIES}`);
+  if (skipWithoutModel(t, STORIES)) return;
   const engine = await Engine.load({ modelDir: STORIES }, quietLog);
   try {
     const r = await engine.generate({ requestId: 'bos', prompt: { ids: [1] }, maxNewTokens: 48 }, collectingHooks());

@@ -3,7 +3,6 @@
 // float64 references as the CPU engine does, and the cache's pruned tiers stay on the GPU: what
 // crosses to the GPU per step is bounded by ThinK's settings, not by the context.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { before, describe, test } from 'node:test';
 import type { ThinkSettings } from '../../../core/protocol/settings';
 import { readFileSync, rmSync } from 'node:fs';
@@ -17,12 +16,12 @@ import { ResidentTiers } from '../../../runtime/engine/residentTiers';
 import { Runner } from '../../../runtime/engine/runner';
 import { openModel } from '../../../runtime/model/weights';
 import { collectingHooks } from '../../support/hooks';
-import { STORIES, quietLog, storiesReferenceCases } from '../../support/models';
+import { STORIES, missingModel, quietLog, storiesReferenceCases } from '../../support/models';
 import { webgpuUnavailable } from '../../support/webgpu';
 
 let skip: string | null = null;
 before(async () => {
-  skip = existsSync(STORIES) ? await webgpuUnavailable() : `model not found: ${STORIES}`;
+  skip = missingModel(STORIES) ?? (await webgpuUnavailable());
 });
 
 const prompt = (n: number) => Array.from({ length: n }, (_, i) => 1 + ((i * 37) % 500));

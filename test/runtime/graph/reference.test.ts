@@ -1,17 +1,17 @@
 // Validates the float64 oracle itself: stories260k's published float64 references (with and
 // without ThinK) pin down its semantics; tiny models check the ThinK knobs behave as specified.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { openModel } from '../../../runtime/model/weights';
 import { ReferenceModel, selectKept, type RefThink } from '../../support/reference';
-import { STORIES, storiesReferenceCases } from '../../support/models';
+import { STORIES, skipWithoutModel, storiesReferenceCases } from '../../support/models';
 import { TINY_VARIANTS, writeTinyModel, type TinyVariant } from '../../support/tinyModels';
 
 test('stories260k: every reference.json case (ids exact, final logits to 1e-6, kept channels)', (t) => {
-  if (!existsSync(join(STORIES, 'reference.json'))) return t.skip(`stories260k not found: ${STORIES}`);
+  if (skipWithoutModel(t, join(STORIES, 'reference.json'), 'stories260k reference')) return;
   const ref = new ReferenceModel(openModel(STORIES));
   const cases = storiesReferenceCases();
   assert.ok(cases.length >= 3);

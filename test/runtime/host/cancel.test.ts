@@ -2,14 +2,11 @@
 // stories260k model: a cancel stops decoding within one decode step and a prefill within one chunk.
 // Bounds are counted in tokens and chunks, never in time.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import type { ProgressNotification } from '../../../core/protocol/rpc';
 import { EngineHost, type CancelOutcome } from '../../../runtime/host/engineHost';
-import { STORIES } from '../../support/models';
+import { STORIES, skipWithoutModel } from '../../support/models';
 
-const present = existsSync(STORIES);
-const skipMsg = `model not found: ${STORIES}`;
 let host: EngineHost;
 let onProgress: (p: ProgressNotification) => void = () => {};
 let onToken: () => void = () => {};
@@ -20,7 +17,7 @@ before(() => {
 after(() => host.dispose());
 
 test('cancel during decode stops within one decode step', async (t) => {
-  if (!present) return t.skip(skipMsg);
+  if (skipWithoutModel(t, STORIES)) return;
   await host.load({ modelDir: STORIES });
   let outcome: CancelOutcome | null = null;
   let seen = 0;
@@ -46,7 +43,7 @@ test('cancel during decode stops within one decode step', async (t) => {
 });
 
 test('cancel during prefill stops within one chunk', async (t) => {
-  if (!present) return t.skip(skipMsg);
+  if (skipWithoutModel(t, STORIES)) return;
   const chunk = 1;
   await host.load({ modelDir: STORIES, prefillChunk: chunk });
   const prompt = Array.from({ length: 500 }, (_, i) => (i === 0 ? 1 : 260 + ((i * 37) % 240)));
@@ -68,7 +65,7 @@ test('cancel during prefill stops within one chunk', async (t) => {
 });
 
 test('cancel names its request: another id or no generation cancels nothing', async (t) => {
-  if (!present) return t.skip(skipMsg);
+  if (skipWithoutModel(t, STORIES)) return;
   assert.equal(host.cancel('nothing-running').cancelled, false);
   let outcome: CancelOutcome | null = null;
   onToken = () => {

@@ -1,6 +1,6 @@
 // The runtime process (runtime/host/main.ts through tsx) driven over real stdio JSON-RPC with
 // vscode-jsonrpc, on the real stories260k model: streamed tokens, stats and cancel answered while
-// the engine works, Busy, ContextOverflow, ModelInvalid, NotLoaded, unload, clean exit on EOF, and
+// the engine works, Busy, ContextOverflow, StaleCache, ModelInvalid, NotLoaded, unload, clean exit on EOF, and
 // a stdout that carries nothing but JSON-RPC frames.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -11,11 +11,10 @@ import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
 import * as rpc from 'vscode-jsonrpc/node';
 import { Rpc, RpcErrors, type GenerateResult, type LoadResult, type ProgressNotification, type RpcNotifications, type RuntimeStats, type TokenNotification } from '../../../core/protocol/rpc';
-import { STORIES } from '../../support/models';
+import { STORIES, skipWithoutModel } from '../../support/models';
 
-const repoRoot = resolve(__dirname, '../..');
+const repoRoot = resolve(__dirname, '../../..');
 const present = existsSync(STORIES);
-const skipMsg = `model not found: ${STORIES}`;
 
 let child: ChildProcessWithoutNullStreams;
 let conn: rpc.MessageConnection;
@@ -95,7 +94,7 @@ test('a broken model folder gets ModelInvalid with one line naming the file', as
 });
 
 test('load, then generate streams tokens whose text is the result text (greedy reference)', async (t) => {
-  if (!present) return t.skip(skipMsg);
+  if (skipWithoutModel(t, STORIES)) return;
   const ref = JSON.parse(readFileSync(join(STORIES, 'reference.json'), 'utf8')).cases[0] as { prompt_ids: number[]; greedy_ids: number[]; ratio: number; window: number; recent: number };
   const loaded = await conn.sendRequest<LoadResult>(Rpc.load, { modelDir: STORIES, think: { ratio: ref.ratio, window: ref.window, recent: ref.recent } });
   assert.equal(loaded.model.architecture, 'LlamaForCausalLM');
@@ -113,7 +112,7 @@ test('load, then generate streams tokens whose text is the result text (greedy r
 });
 
 test('stats and cancel answer while a generate runs; a second generate gets Busy', async (t) => {
-  if (!present) return t.skip(skipMsg);
+  if (skipWithoutModel(t, STORIES)) return;
   const order: string[] = [];
   // A holder object: TypeScript does not see assignments made inside callbacks to a `let`.
   const box: { during?: Promise<[RuntimeStats, rpc.ResponseError<unknown>, { cancelled: boolean }]> } = {};
@@ -145,7 +144,7 @@ test('stats and cancel answer while a generate runs; a second generate gets Busy
 });
 
 test('stats and cancel answer during a long prefill', async (t) => {
-  if (!present) return t.skip(skipMsg);
+  if (skipWithoutModel(t, STORIES)) return;
   await conn.sendRequest(Rpc.load, { modelDir: STORIES, prefillChunk: 1 });
   const prompt = Array.from({ length: 480 }, (_, i) => (i === 0 ? 1 : 300 + (i % 200)));
   const box: { during?: Promise<RuntimeStats> } = {};
@@ -168,8 +167,46 @@ test('stats and cancel answer during a long prefill', async (t) => {
   assert.ok(prefilled < prompt.length, 'the prefill stopped before its end');
 });
 
+test('follow-ups name the cache handle: the right one extends; a stale one, none, or one a prefill cancel dropped gets StaleCache', async (t) => {
+  if (skipWithoutModel(t, STORIES)) return;
+  // Loaded with a one-token prefill chunk by the test before: a cancel lands while the prompt is read.
+  const first = await conn.sendRequest<GenerateResult>(Rpc.generate, { requestId: 'h1', prompt: { ids: [1, 300, 301] }, maxNewTokens: 3 });
+  assert.ok(typeof first.cacheId === 'string' && first.cacheId, 'the result names its cache');
+  const next = await conn.sendRequest<GenerateResult>(Rpc.generate, { requestId: 'h2', prompt: { ids: [302] }, maxNewTokens: 2, cache: { extend: first.cacheId } });
+  assert.equal(next.cacheId, first.cacheId, 'extending keeps the handle');
+  assert.equal(next.cache.tokens, 3 + 3 + 1 + 2);
+
+  const other = await conn.sendRequest<GenerateResult>(Rpc.generate, { requestId: 'h3', prompt: { ids: [1, 310] }, maxNewTokens: 2 });
+  assert.notEqual(other.cacheId, first.cacheId, 'a fresh cache gets a new handle');
+  const stale = await rpcError(conn.sendRequest(Rpc.generate, { requestId: 'h4', prompt: { ids: [302] }, cache: { extend: first.cacheId } }));
+  assert.equal(stale.code, RpcErrors.StaleCache);
+  assert.deepEqual(stale.data, { asked: first.cacheId, held: other.cacheId });
+  assert.equal(stale.message, `cache ${first.cacheId} is not held: the runtime holds cache ${other.cacheId}; send the whole prompt again with cache 'reset'`);
+  oneLine(stale.message);
+  const missing = await rpcError(conn.sendRequest(Rpc.generate, { requestId: 'h5', prompt: { ids: [302] }, cache: 'extend' }));
+  assert.equal(missing.code, RpcErrors.StaleCache);
+  assert.deepEqual(missing.data, { asked: null, held: other.cacheId });
+  assert.match(missing.message, /^the follow-up names no cache handle/);
+  const malformed = await rpcError(conn.sendRequest(Rpc.generate, { requestId: 'h6', prompt: { ids: [302] }, cache: 'keep' }));
+  assert.equal(malformed.code, rpc.ErrorCodes.InvalidParams);
+
+  // Stop while the follow-up's prompt is read: the cache it was extending is gone, and so is its handle.
+  const prompt = Array.from({ length: 300 }, (_, i) => 300 + (i % 200));
+  onProgress = (p) => {
+    if (p.requestId === 'h7' && p.phase === 'prefill') void conn.sendRequest(Rpc.cancel, { requestId: 'h7' });
+  };
+  const cancelled = await conn.sendRequest<GenerateResult>(Rpc.generate, { requestId: 'h7', prompt: { ids: prompt }, maxNewTokens: 2, cache: { extend: other.cacheId } });
+  onProgress = () => {};
+  assert.equal(cancelled.finishReason, 'cancelled');
+  assert.ok(cancelled.ids.length === 0 && cancelled.cacheId === null, 'a half-read prompt leaves no handle');
+  const after = await rpcError(conn.sendRequest(Rpc.generate, { requestId: 'h8', prompt: { ids: [302] }, cache: { extend: other.cacheId } }));
+  assert.equal(after.code, RpcErrors.StaleCache);
+  assert.deepEqual(after.data, { asked: other.cacheId, held: null });
+  assert.match(after.message, /the runtime holds no reusable cache/);
+});
+
 test('unload during a generate cancels it first, then unloads', async (t) => {
-  if (!present) return t.skip(skipMsg);
+  if (skipWithoutModel(t, STORIES)) return;
   await conn.sendRequest(Rpc.load, { modelDir: STORIES });
   const box: { unloaded?: Promise<unknown> } = {};
   onToken = () => {
@@ -184,7 +221,7 @@ test('unload during a generate cancels it first, then unloads', async (t) => {
 });
 
 test('a prompt longer than the context gets ContextOverflow', async (t) => {
-  if (!present) return t.skip(skipMsg);
+  if (skipWithoutModel(t, STORIES)) return;
   const e = await rpcError(conn.sendRequest(Rpc.generate, { requestId: 'big', prompt: { ids: new Array(600).fill(1) } }));
   assert.equal(e.code, RpcErrors.ContextOverflow);
   assert.match(e.message, /600 tokens .* 512/);
@@ -192,7 +229,7 @@ test('a prompt longer than the context gets ContextOverflow', async (t) => {
 });
 
 test('countTokens, then unload: the model is gone', async (t) => {
-  if (!present) return t.skip(skipMsg);
+  if (skipWithoutModel(t, STORIES)) return;
   const { counts } = await conn.sendRequest<{ counts: number[] }>(Rpc.countTokens, { texts: ['Once upon a time', ''] });
   assert.equal(counts.length, 2);
   assert.ok(counts[0] > 1 && counts[1] === 0);

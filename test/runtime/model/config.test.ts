@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { loadConfig, parseConfig } from '../../../runtime/model/config';
 import { ModelError } from '../../../runtime/model/errors';
+import { skipWithoutModel } from '../../support/models';
 
-const repoRoot = resolve(__dirname, '../..');
+const repoRoot = resolve(__dirname, '../../..');
 const shapesDir = resolve(repoRoot, '../shared/models/shapes');
 
 const llama31 = {
@@ -151,7 +152,7 @@ test('loadConfig reads <dir>/config.json', () => {
 });
 
 test('the real configs under shared/models/shapes all parse', (t) => {
-  if (!existsSync(shapesDir)) return t.skip(`shapes not found: ${shapesDir}`);
+  if (skipWithoutModel(t, shapesDir, 'shapes')) return;
   const files = readdirSync(shapesDir).filter((f) => f.endsWith('.json'));
   assert.ok(files.length > 0);
   for (const f of files) {

@@ -2,14 +2,18 @@
 // K is not a multiple of the block), and quantized models run through the real graph and stay
 // close to the unquantized one.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { Engine } from '../../../runtime/engine/engine';
 import { buildModelGraph } from '../../../runtime/graph/model';
-import { dequantize, quantizeBlockwise, type QuantizedWeight, type WeightBits } from '../../../runtime/model/quantize';
-import { openModel } from '../../../runtime/model/weights';
+import { WeightFile } from '../../../runtime/graph/weightFile';
+import { dequantize, quantizeBlockwise, type WeightBits } from '../../../runtime/model/quantize';
+import { quantizeTensor } from '../../../runtime/model/quantizeTensor';
+import { openModel, readTensor } from '../../../runtime/model/weights';
 import { collectingHooks } from '../../support/hooks';
-import { STORIES, quietLog } from '../../support/models';
+import { STORIES, quietLog, skipWithoutModel } from '../../support/models';
 
 for (const bits of [8, 4] as WeightBits[]) {
   test(`${bits}-bit blocks of 32 round-trip within half a step, zeros exact, K = 172 padded`, () => {
@@ -31,7 +35,7 @@ for (const bits of [8, 4] as WeightBits[]) {
 }
 
 test('int8 and int4 weights through the real graph: close to float32, int8 closer', async (t) => {
-  if (!existsSync(STORIES)) return t.skip(`model not found: ${STORIES}`);
+  if (skipWithoutModel(t, STORIES)) return;
   const prompt = [1, 403, 407, 261, 378, 432, 317, 394, 261, 280, 294, 426];
   const logits = async (quantize?: 'int8' | 'int4') => {
     const e = await Engine.load({ modelDir: STORIES, quantize }, quietLog);
@@ -54,16 +58,34 @@ test('int8 and int4 weights through the real graph: close to float32, int8 close
   assert.ok(d8 < 0.5 && d8 < d4, `int8 max logit diff ${d8}, int4 ${d4}`);
 });
 
-test('one load quantizes each weight once: a second graph build (a provider fallback) reuses the cache and writes the same bytes', (t) => {
-  if (!existsSync(STORIES)) return t.skip(`model not found: ${STORIES}`);
+test('one load quantizes each weight once: a second graph build (a provider fallback) reuses the weight file and writes nothing', (t) => {
+  if (skipWithoutModel(t, STORIES)) return;
   const w = openModel(STORIES);
-  const quantizedCache = new Map<string, QuantizedWeight>();
-  const first = buildModelGraph(w, { weightBits: 8, gpu: true, compressed: true, quantizedCache });
-  // Every linear weight: q, k, v, o, gate, up, down per layer, and the LM head.
-  assert.equal(quantizedCache.size, 7 * w.config.layers + 1);
-  const entries = [...quantizedCache.values()];
-  const second = buildModelGraph(w, { weightBits: 8, quantizedCache });
-  assert.equal(quantizedCache.size, entries.length);
-  assert.ok([...quantizedCache.values()].every((q, i) => q === entries[i]), 'the same quantized arrays, not new ones');
-  assert.deepEqual(second.externalData.map((d) => d.data), first.externalData.map((d) => d.data));
+  const file = WeightFile.create(mkdtempSync(join(tmpdir(), 'think-weights-')));
+  try {
+    const first = buildModelGraph(w, { weightBits: 8, gpu: true, compressed: true, weightFile: file });
+    assert.equal(first.externalFolder, file.folder, 'the graph reads its initializers from the weight file');
+    // Stacks: q+k+v, o, gate+up, down per layer, and the LM head; three initializers each.
+    for (let l = 0; l < w.config.layers; l++) assert.ok(file.has(`model.layers.${l}.self_attn.q_proj.weight+model.layers.${l}.self_attn.k_proj.weight+model.layers.${l}.self_attn.v_proj.weight.q`));
+    const written = file.bytes;
+    const second = buildModelGraph(w, { weightBits: 8, weightFile: file });
+    assert.equal(file.bytes, written, 'nothing quantized or written again');
+    assert.equal(second.externalFolder, file.folder);
+  } finally {
+    file.dispose();
+  }
+  assert.ok(!existsSync(file.folder), 'dispose removes the folder');
+});
+
+test('a matrix quantized a slab of rows at a time equals it quantized whole', (t) => {
+  if (skipWithoutModel(t, STORIES)) return;
+  const w = openModel(STORIES);
+  const ref = w.lmHead; // [512, 64]: one slab; a fake larger row count makes several
+  const whole = quantizeBlockwise(readTensor(ref), ref.shape[0], ref.shape[1], 4);
+  assert.deepEqual(quantizeTensor(ref, 4), whole);
+  // Rows [0, 300) of the same bytes, in slabs of 7 rows: the slab size follows K.
+  const rows = 300;
+  const sub = { ...ref, shape: [rows, ref.shape[1]], byteLength: (ref.byteLength / ref.shape[0]) * rows };
+  const slabbed = quantizeTensor(sub, 8, 7 * ref.shape[1]);
+  assert.deepEqual(slabbed, quantizeBlockwise(readTensor(sub), rows, ref.shape[1], 8));
 });

@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { readSafetensorsHeader, writeSafetensors, encodeFloats } from '../../../runtime/model/safetensors';
 import { floatToBf16, decodeFloats } from '../../../runtime/model/safetensors';
 import { openModel, readTensor, readTensor64, type TensorRef } from '../../../runtime/model/weights';
+import { skipWithoutModel } from '../../support/models';
 import { writeTinyModel, tinyConfig } from '../../support/tinyModels';
 
-const STORIES = resolve(__dirname, '../../../shared/models/stories260k');
+const STORIES = resolve(__dirname, '../../../../shared/models/stories260k');
 const tmp = () => mkdtempSync(join(tmpdir(), 'w-'));
 
 test('llama (untied): every layer tensor mapped with HF [out, in] shapes, no biases, parameter count', async () => {
@@ -136,7 +137,7 @@ test('tied models that still ship lm_head.weight, and extra tensors, are accepte
 });
 
 test('stories260k: real checkpoint maps and decodes', (t) => {
-  if (!existsSync(STORIES)) return t.skip(`stories260k not found: ${STORIES}`);
+  if (skipWithoutModel(t, STORIES, 'stories260k')) return;
   const w = openModel(STORIES);
   assert.equal(w.parameters, 260032);
   assert.equal(w.tiedHead, true);

@@ -1,11 +1,12 @@
 // Streaming detokenization: pieces pushed one token at a time concatenate to Tokenizer.decode of
 // the same ids, and a character split across tokens never comes out as U+FFFD.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { StreamDecoder, type StreamDecoderOptions } from '../../../runtime/text/detokenizer';
 import { Tokenizer } from '../../../runtime/text/tokenizer';
+import { skipWithoutModel } from '../../support/models';
 
 const MODELS = resolve(__dirname, '../../../../shared/models');
 const STORIES = join(MODELS, 'stories260k');
@@ -13,10 +14,7 @@ const SMOLLM2 = join(MODELS, 'smollm2-135m-instruct');
 
 const loaded = new Map<string, Promise<Tokenizer>>();
 async function real(t: TestContext, dir: string): Promise<Tokenizer | null> {
-  if (!existsSync(join(dir, 'tokenizer.json'))) {
-    t.skip(`real tokenizer not found: ${dir}`);
-    return null;
-  }
+  if (skipWithoutModel(t, join(dir, 'tokenizer.json'), 'real tokenizer')) return null;
   let p = loaded.get(dir);
   if (!p) loaded.set(dir, (p = Tokenizer.load(dir)));
   return p;

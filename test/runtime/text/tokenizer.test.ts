@@ -1,13 +1,14 @@
 // Tokenizer: encoding and decoding against the real stories260k and SmolLM2 tokenizers (and the
 // reference implementation, @huggingface/tokenizers), chat templates, BOS/EOS, load errors.
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, test, type TestContext } from 'node:test';
 import type { Tokenizer as HfTokenizer } from '@huggingface/tokenizers' with { 'resolution-mode': 'import' };
 import { ModelError } from '../../../runtime/model/errors';
 import { Tokenizer } from '../../../runtime/text/tokenizer';
+import { skipWithoutModel } from '../../support/models';
 
 const MODELS = resolve(__dirname, '../../../../shared/models');
 const STORIES = join(MODELS, 'stories260k');
@@ -36,9 +37,7 @@ function load(dir: string): Promise<Tokenizer> {
 }
 
 function haveModel(t: TestContext, dir: string): boolean {
-  if (existsSync(join(dir, 'tokenizer.json'))) return true;
-  t.skip(`real tokenizer not found: ${dir}`);
-  return false;
+  return !skipWithoutModel(t, join(dir, 'tokenizer.json'), 'real tokenizer');
 }
 
 /** The reference implementation, built from the same files, for cross-checks. */

@@ -1,14 +1,14 @@
-// The Cache Inspector's state and its setState round trip (media/inspector/model.ts).
+// The Cache Inspector's state and its setState round trip (core/inspectorState.ts).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applyInspectorMessage, EMPTY_INSPECTOR_STATE, fromPersisted, type InspectorState, selectHead, toPersisted } from '../../media/inspector/model';
+import { applyInspectorMessage, EMPTY_INSPECTOR_STATE, fromPersisted, type InspectorState, selectHead, toPersisted } from '../../core/inspectorState';
 import type { InspectorInMessage } from '../../core/protocol/webview';
 import { loadFixture } from '../support/webviewHarness';
 
 const session = loadFixture<InspectorInMessage>('inspector-session').messages;
 const full: InspectorState = selectHead(session.reduce(applyInspectorMessage, EMPTY_INSPECTOR_STATE), { layer: 2, head: 3 });
 
-test('inspectorModel: prefill figures survive decode; a new request drops them', () => {
+test('inspectorState: prefill figures survive decode; a new request drops them', () => {
   assert.equal(full.progress?.phase, 'done');
   assert.equal(full.prefill?.phase, 'prefill');
   assert.equal(full.prefill?.processed, full.prefill?.total);
@@ -16,13 +16,13 @@ test('inspectorModel: prefill figures survive decode; a new request drops them',
   assert.equal(next.prefill, undefined);
 });
 
-test('inspectorModel: toPersisted/fromPersisted restore the same state, through JSON', () => {
+test('inspectorState: toPersisted/fromPersisted restore the same state, through JSON', () => {
   const restored = fromPersisted(JSON.parse(JSON.stringify(toPersisted(full))));
   assert.deepEqual(restored, full);
   assert.deepEqual(restored.selected, { layer: 2, head: 3 });
 });
 
-test('inspectorModel: selections must exist; junk state is ignored', () => {
+test('inspectorState: selections must exist; junk state is ignored', () => {
   assert.equal(selectHead(full, { layer: 9, head: 0 }), full);
   assert.equal(selectHead(full, { layer: 1.5, head: 0 }), full);
   assert.equal(selectHead(EMPTY_INSPECTOR_STATE, { layer: 0, head: 0 }), EMPTY_INSPECTOR_STATE);

@@ -1,9 +1,10 @@
 // The Cache Inspector's state, how host messages change it, and what it persists with setState so
-// that it comes back as it was after a reload. Pure (no DOM): unit-tested in Node.
+// that it comes back as it was after a reload. Pure (no DOM, no vscode) so that both sides keep
+// the latest state the same way: the webview renders it, the host panel replays `toPersisted(...).last`
+// when the webview (re)loads, and the extension keeps it for an Inspector opened later.
 
-import type { ProgressNotification, ThinkMasks } from '../../core/protocol/rpc';
-import type { InspectorInMessage, InspectorPersistedState } from '../../core/protocol/webview';
-import type { HeadRef } from '../shared/maskHeatmap';
+import type { ProgressNotification, ThinkMasks } from './protocol/rpc';
+import type { HeadRef, InspectorInMessage, InspectorPersistedState } from './protocol/webview';
 
 export type RuntimeMessage = Extract<InspectorInMessage, { type: 'state' }>;
 

@@ -1,0 +1,56 @@
+// What the cache will hold for a request: n prompt tokens compressed after prefill (eviction,
+// ThinK, value pruning, KIVI: docs/compression.md), then N generated tokens. Memory-budget mode
+// checks its candidate settings with this (runtime/cache/memoryBudget.ts) and the extension sizes
+// its prompt with it (core/context/budget.ts), so what the extension packs is what the runtime
+// then accepts. The tiers are the cache's at the end of generation, its largest point: flush only
+// moves tokens to the (smaller) compressed tiers, so counting min(full, flush) full tokens bounds
+// every step. Exact (equal to KvCache.stats()) when flush is off.
+import { headBytes, FLOAT32_BYTES, totalBytes, type TierCounts } from './cacheBytes';
+import { keptCount, ratioOf } from './keptChannels';
+import { KEY_GROUP } from './kiviLayout';
+import type { ModelInfo } from './protocol/rpc';
+import type { CompressionSettings, ThinkSettings } from './protocol/settings';
+
+export interface CacheSettings {
+  think: Pick<ThinkSettings, 'ratio' | 'recent' | 'flush'>;
+  compression: CompressionSettings;
+}
+
+export type CacheShape = Pick<ModelInfo, 'layers' | 'kvHeads' | 'headDim'>;
+
+/** Values move with their keys into the compressed tiers (runtime/cache/kvcache.ts CacheLayout). */
+function compressedLayout(c: CompressionSettings): boolean {
+  return c.kvBits !== null || c.pruneValues > 0;
+}
+
+/** Tier counts (the same for every head) after n prompt and N new tokens. */
+export function projectTiers(s: CacheSettings, n: number, N: number, layers: number): TierCounts {
+  const { think, compression: c } = s;
+  // Eviction keeps tokenBudget prefix tokens plus the observation window.
+  const w = c.evict ? Math.min(c.evict.window, n) : 0;
+  const stored = c.evict && n - w > c.evict.tokenBudget ? c.evict.tokenBudget + w : n;
+  // With nothing to compress (ratio 0 everywhere, plain layout) no token leaves the full tier.
+  const compresses = compressedLayout(c) || Array.from({ length: layers }, (_, l) => ratioOf(think, l)).some((r) => r > 0);
+  const fromPrompt = compresses ? Math.max(0, stored - think.recent) : 0;
+  const fullAtEnd = stored - fromPrompt + N;
+  const full = compresses && think.flush > 0 ? Math.min(fullAtEnd, think.flush) : fullAtEnd;
+  const compressed = fromPrompt + fullAtEnd - full;
+  // KIVI quantizes every whole group of compressed tokens; the rest wait in the compact tier.
+  const quantized = c.kvBits ? KEY_GROUP * Math.floor(compressed / KEY_GROUP) : 0;
+  return { quantized, compact: compressed - quantized, full };
+}
+
+/** Every cache byte (keys, values, indices) after n prompt and N new tokens. */
+export function projectCacheBytes(s: CacheSettings, n: number, N: number, m: CacheShape, bytesPerElement = FLOAT32_BYTES): number {
+  const { think, compression: c } = s;
+  const D = m.headDim;
+  const tiers = projectTiers(s, n, N, m.layers);
+  const keptValues = compressedLayout(c) ? keptCount(c.pruneValues, D) : D;
+  let perHead = 0;
+  for (let l = 0; l < m.layers; l++) {
+    // Before any pruning a head keeps (and indexes) all D channels: ThinK's rounding of ratio 0.
+    const keptKeys = keptCount(ratioOf(think, l), D);
+    perHead += totalBytes(headBytes(tiers, { headDim: D, keptKeys, keptValues }, c.kvBits, bytesPerElement));
+  }
+  return perHead * m.kvHeads;
+}
