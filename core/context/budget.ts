@@ -31,13 +31,15 @@ export interface BudgetInput {
   answerTokens: number;
   /** Prompt tokens that are not file context (system message, question, template markup). */
   overheadTokens?: number;
+  /** The most prompt tokens to read, whatever memory and the context allow (prefill time on a CPU). */
+  maxPromptTokens?: number;
 }
 
 export interface TokenBudget {
   /** Prompt tokens available for file context (>= 0). */
   tokens: number;
-  /** Which limit decided it. */
-  limitedBy: 'memory' | 'context';
+  /** Which limit decided it: the memory budget, the model's context, or maxPromptTokens. */
+  limitedBy: 'memory' | 'context' | 'cap';
   /** The whole prompt's length (files plus overhead) that the limits allow. */
   promptTokens: number;
   /** The cache bytes the runtime projects for that prompt and the answer. */
@@ -70,6 +72,8 @@ export function tokenBudget(input: BudgetInput): TokenBudget {
   check(Number.isInteger(think.flush) && think.flush >= 0, `flush must be an integer >= 0, got ${think.flush}`);
   check(Number.isInteger(answerTokens) && answerTokens >= 0, `answerTokens must be an integer >= 0, got ${answerTokens}`);
   check(Number.isInteger(overhead) && overhead >= 0, `overheadTokens must be an integer >= 0, got ${overhead}`);
+  const cap = input.maxPromptTokens;
+  check(cap === undefined || (Number.isInteger(cap) && cap >= 0), `maxPromptTokens must be an integer >= 0, got ${cap}`);
 
   const settings: CacheSettings = { think, compression: input.compression ?? DEFAULT_COMPRESSION };
   const budget = memoryBudgetMb * 2 ** 20;
@@ -80,12 +84,13 @@ export function tokenBudget(input: BudgetInput): TokenBudget {
     for (let p = Math.max(0, P - span + 1); p <= P; p++) if (bytes(p) > budget) return false;
     return true;
   };
-  const contextTokens = Math.max(0, model.contextLength - answerTokens);
+  const windowTokens = Math.max(0, model.contextLength - answerTokens);
+  const contextTokens = Math.min(windowTokens, input.maxPromptTokens ?? Infinity);
   let prompt: number;
   let limitedBy: TokenBudget['limitedBy'];
   if (fits(contextTokens)) {
     prompt = contextTokens;
-    limitedBy = fits(contextTokens + 1) ? 'context' : 'memory';
+    limitedBy = !fits(contextTokens + 1) ? 'memory' : contextTokens < windowTokens ? 'cap' : 'context';
   } else {
     // The largest P that fits, by bisection over [0, contextTokens); P = 0 may not fit either.
     let lo = -1;

@@ -15,10 +15,10 @@ import { scanWorkspace } from '../../core/context/scan';
 import { deviceFlag, num, parse, UsageError, type CliIo } from './args';
 import { EngineHost } from '../host/engineHost';
 import { downloadModel, HubOfflineError } from '../../core/hub';
+import { DEFAULT_CONTEXT_TOKENS, DEFAULT_HUB_MODEL } from '../../core/defaultModel';
 import { formatBytes } from '../../core/numberFormat';
 
-/** A small instruct model of a supported architecture (Llama), Apache-2.0. */
-export const DEFAULT_HUB_MODEL = 'HuggingFaceTB/SmolLM2-135M-Instruct';
+export { DEFAULT_HUB_MODEL };
 /**
  * What is at hand when the Hub is not: the workplace's shared real model, beside the checkout.
  * Found from the package root (the nearest folder with a package.json), which is two levels above
@@ -33,8 +33,9 @@ function packageRoot(from: string): string {
   }
 }
 
-export const ASK_USAGE = `  think-lens ask --question TEXT [--repo DIR] [--model DIR | --hub REPO] [--memory-budget-mb M]
-                 [--max-new-tokens N (default: min(200, context/4))] [--prune-ratio R] [--device cpu|webgpu|cuda]`;
+export const ASK_USAGE = `  think-lens ask --question TEXT [--repo DIR] [--model DIR|FILE.gguf | --hub REPO] [--memory-budget-mb M]
+                 [--context-tokens N (default: ${DEFAULT_CONTEXT_TOKENS})] [--max-new-tokens N (default: min(200, context/4))]
+                 [--prune-ratio R] [--device cpu|webgpu|cuda]`;
 
 export async function ask(args: string[], io: CliIo): Promise<number> {
   const { values: v } = parse(args, {
@@ -44,6 +45,7 @@ export async function ask(args: string[], io: CliIo): Promise<number> {
     hub: { type: 'string' },
     'memory-budget-mb': { type: 'string' },
     'max-new-tokens': { type: 'string' },
+    'context-tokens': { type: 'string' },
     'prune-ratio': { type: 'string' },
     device: { type: 'string' },
   });
@@ -53,6 +55,7 @@ export async function ask(args: string[], io: CliIo): Promise<number> {
   if (!existsSync(repo) || !statSync(repo).isDirectory()) throw new Error(`${repo}: repository folder not found`);
   const memoryBudgetMb = num('memory-budget-mb', v['memory-budget-mb'], { min: 1 }) ?? 256;
   const maxNewFlag = num('max-new-tokens', v['max-new-tokens'], { int: true, min: 1 });
+  const contextTokens = num('context-tokens', v['context-tokens'], { int: true, min: 1 }) ?? DEFAULT_CONTEXT_TOKENS;
   const ratio = num('prune-ratio', v['prune-ratio'], { min: 0, max: 0.99 });
   const device = deviceFlag(v.device);
 
@@ -64,7 +67,14 @@ export async function ask(args: string[], io: CliIo): Promise<number> {
     const maxNewTokens = maxNewFlag ?? Math.min(200, Math.floor(loaded.model.contextLength / 4));
     const count = (texts: string[]) => host.countTokens(texts);
     const [overhead] = await count([overheadText(v.question)]);
-    const budget = tokenBudget({ memoryBudgetMb, model: loaded.model, think: loaded.think, answerTokens: maxNewTokens, overheadTokens: overhead + TEMPLATE_OVERHEAD_TOKENS });
+    const budget = tokenBudget({
+      memoryBudgetMb,
+      model: loaded.model,
+      think: loaded.think,
+      answerTokens: maxNewTokens,
+      overheadTokens: overhead + TEMPLATE_OVERHEAD_TOKENS,
+      maxPromptTokens: contextTokens,
+    });
     if (budget.tokens < 1) throw new Error(`no room for any file: the model's ${loaded.model.contextLength}-token context and ${maxNewTokens} answer tokens leave none (try --max-new-tokens)`);
     const scan = await scanWorkspace(repo);
     const ranked = rankFiles(scan.files, v.question).map((r) => r.file);

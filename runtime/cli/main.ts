@@ -11,11 +11,12 @@ import { ask, ASK_USAGE } from './ask';
 import { DEFAULT_EVICT } from '../cache/evict';
 import { EngineHost } from '../host/engineHost';
 import { downloadModel, type DownloadProgress } from '../../core/hub';
+import { findLocalModels, lmStudioFolders, ollamaStores } from '../../core/localModels';
 import { formatBytes } from '../../core/numberFormat';
 import { makeRandomModel } from '../model/makeRandom';
 
 export const USAGE = `usage:
-  think-lens generate --model DIR (--prompt TEXT | --prompt-ids CSV) [--chat]
+  think-lens generate --model DIR|FILE.gguf (--prompt TEXT | --prompt-ids CSV) [--chat]
                       [--max-new-tokens N] [--prune-ratio R|R0,R1,...] [--obs-window W] [--recent N]
                       [--flush N] [--device cpu|webgpu|cuda] [--context N] [--prefill-chunk N]
                       [--quantize int8|int4] [--evict snapkv|h2o --token-budget N] [--kv-bits 2|4]
@@ -25,6 +26,7 @@ export const USAGE = `usage:
   think-lens make-random --config FILE --out DIR [--dtype bf16|f16|f32] [--seed N]
                       [--tokenizer DIR] [--shards N]
   think-lens download REPO [--out DIR] [--revision R]      (HF_ENDPOINT, HF_TOKEN honoured)
+  think-lens models [--json]      GGUF models already downloaded by Ollama and LM Studio
 ${ASK_USAGE}
 
 generate is greedy unless a sampling flag is given; --prompt-ids is used verbatim (no BOS).
@@ -43,6 +45,8 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
         return await download(rest, io);
       case 'ask':
         return await ask(rest, io);
+      case 'models':
+        return models(rest, io);
       case undefined:
       case 'help':
       case '--help':
@@ -55,6 +59,20 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
   } catch (e) {
     return report(e, io);
   }
+}
+
+/** `think-lens models`: what Ollama and LM Studio already downloaded, each usable as --model FILE. */
+function models(args: string[], io: CliIo): number {
+  const { values: v } = parse(args, { json: { type: 'boolean' } });
+  const scan = findLocalModels();
+  if (v.json) {
+    io.stdout.write(`${JSON.stringify(scan, null, 2)}\n`);
+    return 0;
+  }
+  if (!scan.models.length) io.stderr.write(`no GGUF models found in Ollama's (${ollamaStores().join(', ')}) or LM Studio's (${lmStudioFolders().join(', ')}) stores\n`);
+  for (const m of scan.models) io.stdout.write(`${m.source.padEnd(8)}  ${m.name}  ${formatBytes(m.bytes)}\n          ${m.path}\n`);
+  for (const s of scan.skipped) io.stderr.write(`skipped ${s.where}: ${s.why}\n`);
+  return 0;
 }
 
 function report(e: unknown, io: CliIo): number {
@@ -100,10 +118,11 @@ const GENERATE_OPTIONS = {
 /** Validates generate's flags into the runtime's load and generate parameters. */
 export function generateRequest(args: string[]): { load: LoadParams; gen: GenerateParams; json: boolean; verbose: boolean } {
   const { values: v } = parse(args, GENERATE_OPTIONS);
-  if (!v.model) throw new UsageError('generate needs --model DIR');
+  if (!v.model) throw new UsageError('generate needs --model DIR|FILE.gguf');
   const modelDir = resolve(v.model);
-  if (!existsSync(modelDir)) throw new Error(`${modelDir}: model folder not found`);
-  if (!statSync(modelDir).isDirectory()) throw new Error(`${modelDir}: not a folder (--model takes a model folder)`);
+  if (!existsSync(modelDir)) throw new Error(`${modelDir}: model not found (--model takes a model folder or a .gguf file)`);
+  if (!statSync(modelDir).isDirectory() && !modelDir.toLowerCase().endsWith('.gguf'))
+    throw new Error(`${modelDir}: neither a folder nor a .gguf file (--model takes a model folder or a .gguf file)`);
   if ((v.prompt === undefined) === (v['prompt-ids'] === undefined)) throw new UsageError('generate needs exactly one of --prompt TEXT or --prompt-ids CSV');
   let prompt: Prompt;
   if (v['prompt-ids'] !== undefined) {

@@ -6,10 +6,11 @@ import * as vscode from 'vscode';
 import { downloadModel, DownloadCancelledError, HubOfflineError, type DownloadProgress } from '../../core/hub';
 import { hubModelDir, isHubRepoId, SECTION } from '../config';
 import { SELECT_MODEL_ACTION, type Ctx } from '../ctx';
+import { DEFAULT_HUB_MODEL } from '../../core/defaultModel';
 import { formatBytes } from '../../core/numberFormat';
 
-/** Small, instruct-tuned, Llama architecture, safetensors: loads on any laptop CPU. */
-export const DEFAULT_REPO = 'HuggingFaceTB/SmolLM2-135M-Instruct';
+/** The default model (core/defaultModel.ts says why). */
+export const DEFAULT_REPO = DEFAULT_HUB_MODEL;
 
 export function validateRepoId(value: string): string | undefined {
   const v = value.trim();
@@ -24,7 +25,7 @@ export async function downloadModelCommand(ctx: Ctx, repoArg?: string): Promise<
     repoArg ??
     (await vscode.window.showInputBox({
       title: 'Download a model from the Hugging Face Hub',
-      prompt: 'Repo id (Llama, Mistral or Qwen2 architecture with safetensors weights)',
+      prompt: 'Repo id (Llama, Mistral, Qwen2 or Qwen3 architecture with safetensors weights)',
       value: DEFAULT_REPO,
       validateInput: validateRepoId,
     }));

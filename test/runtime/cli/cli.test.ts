@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
 import * as esbuild from 'esbuild';
+import { convertToGguf } from '../../../scripts/bench/gguf';
 import { STORIES, skipWithoutModel } from '../../support/models';
 import { HubServer } from '../../support/hubServer';
 
@@ -114,7 +115,7 @@ test('a bad flag gets one line and exit code 2', async () => {
 
 test('a missing model folder gets one line naming it and exit code 1', async () => {
   const missing = join(tmpdir(), 'think-lens-no-such-model');
-  assertOneLine(await cli('generate', '--model', missing, '--prompt', 'hello'), 1, new RegExp(`^think-lens: ${missing}: model folder not found$`));
+  assertOneLine(await cli('generate', '--model', missing, '--prompt', 'hello'), 1, new RegExp(`^think-lens: ${missing}: model not found \\(--model takes a model folder or a \\.gguf file\\)$`));
 });
 
 test('a broken model (ModelError) gets one line naming the file and exit code 1', async () => {
@@ -182,4 +183,40 @@ test('download fetches a repository from HF_ENDPOINT; offline gets the specific 
   // The same endpoint, now closed: connection refused.
   const offline = await run([bin, 'download', 'org/model', '--out', out + '2'], { HF_ENDPOINT: endpoint });
   assertOneLine(offline, 1, /^think-lens: cannot reach 127\.0\.0\.1:\d+ \(ECONNREFUSED\): .*Select Model Folder \/ --model DIR$/);
+});
+
+test('generate --model FILE.gguf: stories260k converted to GGUF by our llama.cpp-convention writer reproduces the greedy reference, and the prompt text goes through the GGUF tokenizer', async (t) => {
+  if (skipWithoutModel(t, STORIES)) return;
+  const gguf = join(tempDir(), 'stories260k-f32.gguf');
+  convertToGguf(STORIES, gguf, { fileType: 'F32' });
+  const c = refCases()[0];
+  const r = await cli('generate', '--model', gguf, '--prompt-ids', c.prompt_ids.join(','), '--max-new-tokens', String(c.greedy_ids.length), '--json', ...thinkFlags(c));
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout.trim()).ids, c.greedy_ids);
+  const text = await cli('generate', '--model', gguf, '--prompt', 'Once upon a time', '--max-new-tokens', '12', '--json');
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(JSON.parse(text.stdout.trim()).text, /\w+/);
+});
+
+test('models lists what Ollama and LM Studio downloaded (HOME and OLLAMA_MODELS honoured); nothing found says where it looked', async () => {
+  const home = tempDir();
+  const digest = 'ab'.repeat(32);
+  const store = join(home, 'ollama-store');
+  mkdirSync(join(store, 'manifests', 'registry.ollama.ai', 'library', 'qwen2.5-coder'), { recursive: true });
+  writeFileSync(join(store, 'manifests', 'registry.ollama.ai', 'library', 'qwen2.5-coder', '0.5b'), JSON.stringify({ layers: [{ mediaType: 'application/vnd.ollama.image.model', digest: `sha256:${digest}` }] }));
+  mkdirSync(join(store, 'blobs'));
+  writeFileSync(join(store, 'blobs', `sha256-${digest}`), Buffer.concat([Buffer.from('GGUF'), Buffer.alloc(28)]));
+  const lm = join(home, '.lmstudio', 'models', 'lmstudio-community', 'Qwen3-0.6B-GGUF');
+  mkdirSync(lm, { recursive: true });
+  writeFileSync(join(lm, 'Qwen3-0.6B-Q8_0.gguf'), Buffer.concat([Buffer.from('GGUF'), Buffer.alloc(12)]));
+  const r = await run([bin, 'models', '--json'], { HOME: home, OLLAMA_MODELS: store });
+  assert.equal(r.code, 0, r.stderr);
+  const found = JSON.parse(r.stdout).models.map((m: { source: string; name: string; bytes: number }) => [m.source, m.name, m.bytes]);
+  assert.deepEqual(found, [
+    ['ollama', 'qwen2.5-coder:0.5b', 32],
+    ['lmstudio', 'lmstudio-community/Qwen3-0.6B-GGUF/Qwen3-0.6B-Q8_0.gguf', 16],
+  ]);
+  const empty = await run([bin, 'models'], { HOME: tempDir(), OLLAMA_MODELS: '' });
+  assert.equal(empty.code, 0);
+  assert.match(empty.stderr, /no GGUF models found in Ollama's \(.*\.ollama\/models.*\) or LM Studio's \(.*\.lmstudio\/models.*\) stores/);
 });
