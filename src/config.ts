@@ -7,17 +7,21 @@ import * as os from 'node:os';
 import * as vscode from 'vscode';
 import type { LoadParams } from '../core/protocol/rpc';
 import { DEFAULT_THINK, type Device, type ThinkSettings } from '../core/protocol/settings';
+import { DEFAULT_CONTEXT_TOKENS } from '../core/defaultModel';
+import { isModelFileName } from './modelFolder';
 
 export const SECTION = 'thinkLens';
 
 export interface ThinkLensConfig {
-  /** Raw `thinkLens.model`: a model folder or a Hugging Face repo id ('' = none). */
+  /** Raw `thinkLens.model`: a model folder, a .gguf file or a Hugging Face repo id ('' = none). */
   model: string;
   device: Device;
   /** `thinkLens.weights`: the load's weight quantization (undefined: the file's weights, in float32). */
   quantize: LoadParams['quantize'];
   think: Pick<ThinkSettings, 'ratio' | 'window' | 'recent'>;
   memoryBudgetMb: number;
+  /** `thinkLens.contextTokens`: the most prompt tokens one request reads (prefill time on a CPU). */
+  contextTokens: number;
   maxNewTokens: number;
   temperature: number;
   /** One line per setting that was invalid and replaced by its default. */
@@ -30,6 +34,7 @@ export const DEFAULTS = {
   observationWindow: DEFAULT_THINK.window,
   recent: DEFAULT_THINK.recent,
   memoryBudgetMb: 1024,
+  contextTokens: DEFAULT_CONTEXT_TOKENS,
   maxNewTokens: 512,
   temperature: 0,
 };
@@ -54,7 +59,7 @@ export function readConfig(): ThinkLensConfig {
   const modelRaw = cfg.get<unknown>('model');
   let model = '';
   if (typeof modelRaw === 'string') model = modelRaw.trim();
-  else if (modelRaw !== undefined && modelRaw !== null) problems.push(`${SECTION}.model must be a string (a folder path or a Hub repo id).`);
+  else if (modelRaw !== undefined && modelRaw !== null) problems.push(`${SECTION}.model must be a string (a folder path, a .gguf file or a Hub repo id).`);
 
   const deviceRaw = cfg.get<unknown>('device');
   let device = DEFAULTS.device;
@@ -81,6 +86,7 @@ export function readConfig(): ThinkLensConfig {
       recent: num(cfg, 'recent', DEFAULTS.recent, (v) => int(v) && v >= 0, 'an integer >= 0', problems),
     },
     memoryBudgetMb: num(cfg, 'memoryBudgetMb', DEFAULTS.memoryBudgetMb, (v) => v > 0, 'a number of MiB > 0', problems),
+    contextTokens: num(cfg, 'contextTokens', DEFAULTS.contextTokens, (v) => int(v) && v >= 256, 'an integer >= 256', problems),
     maxNewTokens: num(cfg, 'maxNewTokens', DEFAULTS.maxNewTokens, (v) => int(v) && v >= 1, 'an integer >= 1', problems),
     temperature: num(cfg, 'temperature', DEFAULTS.temperature, (v) => v >= 0 && v <= 5, 'a number in [0, 5]', problems),
     problems,
@@ -94,9 +100,11 @@ export function isHubRepoId(s: string): boolean {
   return REPO_ID.test(s) && !s.includes('..') && !s.includes('--');
 }
 
+/** `dir` is the path the runtime loads: a folder, or for `file` a single GGUF file. */
 export type ModelSource =
   | { kind: 'none' }
   | { kind: 'folder'; dir: string }
+  | { kind: 'file'; dir: string }
   | { kind: 'hub'; repo: string; dir: string };
 
 /** Where a Hub repo lives once downloaded: one folder per repo under the extension's global storage. */
@@ -105,14 +113,15 @@ export function hubModelDir(globalStorage: string, repo: string): string {
 }
 
 /**
- * Interprets `thinkLens.model`. Absolute paths, `~` and `./` are folders; `owner/name` is a Hub
- * repo id (downloaded into global storage); anything else is a folder relative to the first
- * workspace folder.
+ * Interprets `thinkLens.model`. Absolute paths, `~` and `./` are folders, or files when they name
+ * a `.gguf` (or an Ollama blob); `owner/name` is a Hub repo id (downloaded into global storage)
+ * unless it ends in `.gguf`; anything else is a path relative to the first workspace folder.
  */
 export function resolveModelSource(model: string, globalStorage: string, workspaceRoot?: string): ModelSource {
   if (!model) return { kind: 'none' };
-  if (model === '~' || model.startsWith('~/')) return { kind: 'folder', dir: path.join(os.homedir(), model.slice(1)) };
-  if (path.isAbsolute(model)) return { kind: 'folder', dir: path.normalize(model) };
-  if (!model.startsWith('.') && isHubRepoId(model)) return { kind: 'hub', repo: model, dir: hubModelDir(globalStorage, model) };
-  return { kind: 'folder', dir: path.resolve(workspaceRoot ?? process.cwd(), model) };
+  const local = (dir: string): ModelSource => (isModelFileName(dir) ? { kind: 'file', dir } : { kind: 'folder', dir });
+  if (model === '~' || model.startsWith('~/')) return local(path.join(os.homedir(), model.slice(1)));
+  if (path.isAbsolute(model)) return local(path.normalize(model));
+  if (!model.startsWith('.') && !isModelFileName(model) && isHubRepoId(model)) return { kind: 'hub', repo: model, dir: hubModelDir(globalStorage, model) };
+  return local(path.resolve(workspaceRoot ?? process.cwd(), model));
 }

@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { applyInspectorMessage, EMPTY_INSPECTOR_STATE, type InspectorState } from '../core/inspectorState';
 import type { CacheStats, LoadResult, MasksNotification, ProgressNotification, TokenNotification } from '../core/protocol/rpc';
 import type { InspectorInMessage, RuntimeState } from '../core/protocol/webview';
+import { findLocalModels, type LocalModelScan } from '../core/localModels';
 import { findRuntime, type RuntimeLaunch } from './bootstrap';
 import { readConfig, resolveModelSource, SECTION, type ModelSource, type ThinkLensConfig } from './config';
 import { checkModelFolder, describeProblems } from './modelFolder';
@@ -13,7 +14,8 @@ import type { RuntimeClient } from './runtimeClient';
 import { Supervisor, type Clock } from './supervisor';
 import { StatusBar } from './statusBar';
 
-export const SELECT_MODEL_ACTION = 'Select Model Folder';
+/** Runs "ThinK Lens: Select Model" (the picker: Hub download, folder, GGUF file, models found locally). */
+export const SELECT_MODEL_ACTION = 'Select Model';
 export const DOWNLOAD_MODEL_ACTION = 'Download Model';
 export const MANAGE_TRUST_ACTION = 'Manage Workspace Trust';
 
@@ -32,6 +34,8 @@ export interface CtxDeps {
   /** How to start the runtime (default: src/bootstrap.ts's choice for this extension folder). */
   launch?: () => RuntimeLaunch;
   clock?: Clock;
+  /** Where Select Model finds the GGUFs Ollama and LM Studio downloaded (default: core/localModels.ts in this user's home). */
+  findLocalModels?: () => LocalModelScan;
 }
 
 export interface LoadedModel {
@@ -57,6 +61,8 @@ export class Ctx implements vscode.Disposable {
   private readonly progressEmitter = new vscode.EventEmitter<ProgressNotification>();
   private readonly masksEmitter = new vscode.EventEmitter<MasksNotification>();
   private readonly runtimeEmitter = new vscode.EventEmitter<void>();
+  /** The GGUF models other local tools downloaded (Ollama, LM Studio), and the entries skipped, each with why. */
+  readonly findLocalModels: () => LocalModelScan;
   /** Runtime notifications, from whichever process is current. */
   readonly onToken = this.tokenEmitter.event;
   readonly onProgress = this.progressEmitter.event;
@@ -69,6 +75,7 @@ export class Ctx implements vscode.Disposable {
     deps: CtxDeps = {},
   ) {
     this.log = vscode.window.createOutputChannel('ThinK Lens', { log: true });
+    this.findLocalModels = deps.findLocalModels ?? (() => findLocalModels());
     this.config = readConfig();
     this.reportConfigProblems();
     const prefer = extension.extensionMode === vscode.ExtensionMode.Production ? 'bundled' : 'source';
@@ -143,7 +150,7 @@ export class Ctx implements vscode.Disposable {
     this.statusBar.update({
       state: this.runtimeState,
       hasModel: src.kind !== 'none',
-      modelName: src.kind === 'hub' ? src.repo : src.kind === 'folder' ? path.basename(src.dir) : undefined,
+      modelName: src.kind === 'hub' ? src.repo : src.kind === 'none' ? undefined : path.basename(src.dir),
       cache: this.lastCache,
       memoryBudgetMb: this.config.memoryBudgetMb,
     });
@@ -174,12 +181,12 @@ export class Ctx implements vscode.Disposable {
     return { type: 'state', state: this.runtimeState, model: l?.model, device: l?.device, think: l?.think, memoryBudgetMb: this.config.memoryBudgetMb };
   }
 
-  /** The folder of the configured model, checked; throws NoModelError or a precise folder error. */
+  /** The configured model's folder or GGUF file, checked; throws NoModelError or a precise folder/file error. */
   async modelDir(): Promise<string> {
     const src = this.modelSource();
     if (src.kind === 'none') {
       throw new NoModelError(
-        'ThinK Lens has no model yet. Select a local Hugging Face model folder (config.json, *.safetensors, tokenizer.json), or download a small model from the Hub.',
+        'ThinK Lens has no model yet. Select one: a GGUF that Ollama or LM Studio already downloaded, a .gguf file, or a local Hugging Face model folder (config.json, *.safetensors, tokenizer.json); or download a small model from the Hub.',
         [SELECT_MODEL_ACTION, DOWNLOAD_MODEL_ACTION],
       );
     }
@@ -251,7 +258,7 @@ export class Ctx implements vscode.Disposable {
   /** Shows a NoModelError with its actions (run as the matching commands). */
   async offerModel(e: NoModelError): Promise<void> {
     const choice = await vscode.window.showInformationMessage(e.message, ...e.actions);
-    if (choice === SELECT_MODEL_ACTION) await vscode.commands.executeCommand('thinkLens.selectModelFolder');
+    if (choice === SELECT_MODEL_ACTION) await vscode.commands.executeCommand('thinkLens.selectModel');
     else if (choice === DOWNLOAD_MODEL_ACTION) await vscode.commands.executeCommand('thinkLens.downloadModel');
   }
 

@@ -6,6 +6,7 @@ import { registerAskAboutCodebase } from './commands/askAboutCodebase';
 import { registerSummarizeFile } from './commands/summarizeFile';
 import { registerOpenCacheInspector } from './commands/openCacheInspector';
 import { registerSelectModelFolder } from './commands/selectModelFolder';
+import { registerSelectModel } from './commands/selectModel';
 import { registerDownloadModel } from './commands/downloadModel';
 import { registerRestartRuntime } from './commands/restartRuntime';
 
@@ -23,6 +24,7 @@ export async function activate(context: vscode.ExtensionContext, deps?: CtxDeps)
     registerAskAboutCodebase(ctx),
     registerSummarizeFile(ctx),
     registerOpenCacheInspector(ctx),
+    registerSelectModel(ctx),
     registerSelectModelFolder(ctx),
     registerDownloadModel(ctx),
     registerRestartRuntime(ctx),

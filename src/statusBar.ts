@@ -1,5 +1,5 @@
 // The status bar item: runtime state, and the live size of the KV cache with what ThinK saved on
-// keys. Clicking it opens the Cache Inspector (or, with no model, Select Model Folder).
+// keys. Clicking it opens the Cache Inspector (or, with no model, Select Model).
 
 import * as vscode from 'vscode';
 import { formatBytes, formatPercent } from '../core/numberFormat';
@@ -46,8 +46,8 @@ export class StatusBar implements vscode.Disposable {
     const item = this.item;
     if (!v.hasModel) {
       item.text = '$(circle-slash) ThinK: no model';
-      item.tooltip = 'ThinK Lens has no model. Click to select a local model folder, or run "ThinK Lens: Download Model".';
-      item.command = 'thinkLens.selectModelFolder';
+      item.tooltip = 'ThinK Lens has no model. Click to select one: from the Hugging Face Hub, a local folder or GGUF file, or one Ollama or LM Studio downloaded.';
+      item.command = 'thinkLens.selectModel';
       item.backgroundColor = undefined;
       return;
     }

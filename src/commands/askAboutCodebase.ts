@@ -23,7 +23,7 @@ import { nextTurn, streamGenerate } from '../answerStream';
 import { stampFiles, unchangedSince, type FileStamp } from '../contextFingerprint';
 import { RuntimeExitedError, RuntimeRequestError } from '../runtimeClient';
 import { gatherWorkspaceContext } from '../workspaceContext';
-import { tokenBudget } from '../../core/context/budget';
+import { tokenBudget, type TokenBudget } from '../../core/context/budget';
 import { firstTurnMessages, overheadText, TEMPLATE_OVERHEAD_TOKENS } from '../../core/context/prompt';
 
 /** The workspace context for one question (built by src/workspaceContext.ts). */
@@ -33,6 +33,8 @@ export interface AskContext {
   summary: ContextSummary;
   /** Absolute paths of the files in `prompt`. */
   files: string[];
+  /** Which limit set the budget: memory, the model's context, or thinkLens.contextTokens (for the log). */
+  limitedBy?: TokenBudget['limitedBy'];
 }
 
 export interface GatherRequest {
@@ -47,7 +49,10 @@ export interface GatherRequest {
 /** The one wiring point to context gathering. */
 export type GatherContext = (req: GatherRequest) => Promise<AskContext>;
 
-/** The real gatherer: the budget from memory, model and ThinK settings, then src/workspaceContext.ts. */
+/**
+ * The real gatherer: the budget from memory, model and ThinK settings, capped at
+ * thinkLens.contextTokens prompt tokens (prefill time on a CPU), then src/workspaceContext.ts.
+ */
 export const gatherFromWorkspace: GatherContext = async ({ question, load, config, count, token }) => {
   const [overhead] = await count([overheadText(question)]);
   const budget = tokenBudget({
@@ -56,16 +61,26 @@ export const gatherFromWorkspace: GatherContext = async ({ question, load, confi
     think: load.think,
     answerTokens: config.maxNewTokens,
     overheadTokens: overhead + TEMPLATE_OVERHEAD_TOKENS,
+    maxPromptTokens: config.contextTokens,
   });
   if (budget.tokens < 1) {
     throw new Error(
-      `no room for any file: the ${config.memoryBudgetMb} MiB memory budget and the model's ${load.model.contextLength}-token context leave ` +
-        `${budget.tokens} tokens after the question and ${config.maxNewTokens} answer tokens. Raise thinkLens.memoryBudgetMb or lower thinkLens.maxNewTokens.`,
+      budget.limitedBy === 'cap'
+        ? `no room for any file: the ${config.contextTokens}-token prompt cap (thinkLens.contextTokens) leaves ${budget.tokens} tokens after the question. Raise thinkLens.contextTokens or ask a shorter question.`
+        : `no room for any file: the ${config.memoryBudgetMb} MiB memory budget and the model's ${load.model.contextLength}-token context leave ` +
+            `${budget.tokens} tokens after the question and ${config.maxNewTokens} answer tokens. Raise thinkLens.memoryBudgetMb or lower thinkLens.maxNewTokens.`,
     );
   }
   const r = await gatherWorkspaceContext({ question, budgetTokens: budget.tokens, count, token });
   if (r.status !== 'ok') throw new Error(r.status === 'restricted' ? 'the workspace is in Restricted Mode; nothing was read.' : 'no workspace folder is open.');
-  return { prompt: r.prompt, summary: r.summary, files: r.included.map((f) => f.uri.fsPath) };
+  return { prompt: r.prompt, summary: r.summary, files: r.included.map((f) => f.uri.fsPath), limitedBy: budget.limitedBy };
+};
+
+/** How the log names the limit that set a context budget. */
+const LIMITS: Record<TokenBudget['limitedBy'], string> = {
+  memory: 'the memory budget',
+  context: "the model's context",
+  cap: 'thinkLens.contextTokens',
 };
 
 /**
@@ -273,7 +288,9 @@ export class AskCommand implements vscode.Disposable {
       () => this.ctx.busy(() => this.gather({ question, load: loaded.load, config: this.ctx.config, count, token })),
     );
     const s = context.summary;
-    this.ctx.log.info(`context: ${s.filesIncluded} of ${s.filesConsidered} files, ${s.tokens} tokens, budget ${s.budgetTokens} (${s.filesSkipped} skipped)`);
+    this.ctx.log.info(
+      `context: ${s.filesIncluded} of ${s.filesConsidered} files, ${s.tokens} tokens, budget ${s.budgetTokens}${context.limitedBy ? ` (set by ${LIMITS[context.limitedBy]})` : ''} (${s.filesSkipped} skipped)`,
+    );
     post({ type: 'context', summary: s });
     const stamps = await stampFiles(context.files);
     return { params: { prompt: { messages: firstTurnMessages(context.prompt, question) }, cache: 'reset' }, stamps, summary: s };

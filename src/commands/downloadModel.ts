@@ -1,7 +1,7 @@
 // "ThinK Lens: Download Model": fetches a Hub repository into the extension's global storage
 // (core/hub.ts: resumable, every file checked against the Hub's hashes), with a cancellable
 // progress notification, then points `thinkLens.model` at the repo id. Offline, it says so and
-// offers Select Model Folder instead.
+// offers Select Model instead (a local folder or GGUF file, or a model Ollama or LM Studio has).
 import * as vscode from 'vscode';
 import { downloadModel, DownloadCancelledError, HubOfflineError, type DownloadProgress } from '../../core/hub';
 import { hubModelDir, isHubRepoId, SECTION } from '../config';
@@ -79,7 +79,7 @@ export async function downloadModelCommand(ctx: Ctx, repoArg?: string): Promise<
     ctx.log.error(`download ${id}: ${message}`);
     if (e instanceof HubOfflineError) {
       const choice = await vscode.window.showErrorMessage(`ThinK Lens is offline: ${message}`, SELECT_MODEL_ACTION);
-      if (choice === SELECT_MODEL_ACTION) await vscode.commands.executeCommand('thinkLens.selectModelFolder');
+      if (choice === SELECT_MODEL_ACTION) await vscode.commands.executeCommand('thinkLens.selectModel');
       return undefined;
     }
     void vscode.window.showErrorMessage(`ThinK Lens: downloading ${id} failed: ${message}`);

@@ -1,12 +1,30 @@
 // "ThinK Lens: Select Model Folder": pick a local Hugging Face model folder, check it
 // (src/modelFolder.ts) and store it in `thinkLens.model` (user settings: a model is a property of
 // the machine, not of one workspace). A bad folder gets a message naming each missing or bad file.
+// It is also what the "Local model folder…" item of Select Model (src/commands/selectModel.ts) runs.
 import * as vscode from 'vscode';
 import type { Ctx } from '../ctx';
 import { SECTION } from '../config';
-import { checkModelFolder, describeProblems } from '../modelFolder';
+import { checkModelFolder, describeProblems, type ModelFolderCheck } from '../modelFolder';
 
 export const SELECT_ANOTHER_ACTION = 'Select Another Folder';
+
+/**
+ * Stores a checked model (folder or GGUF file) in `thinkLens.model`, user settings, and says so in
+ * the log and a notification. `name` is how another tool calls it (an Ollama tag), when it has one.
+ */
+export async function storeModel(ctx: Ctx, check: Extract<ModelFolderCheck, { ok: true }>, name?: string): Promise<string> {
+  await vscode.workspace.getConfiguration(SECTION).update('model', check.dir, vscode.ConfigurationTarget.Global);
+  if (check.format === 'folder') {
+    ctx.log.info(`model folder set to ${check.dir} (${check.modelType}, ${check.weightFiles.join(', ')})`);
+    void vscode.window.showInformationMessage(`ThinK Lens will use the ${check.modelType} model in ${check.dir}.`);
+  } else {
+    const kind = check.modelType === 'gguf' ? 'GGUF' : `${check.modelType} GGUF`;
+    ctx.log.info(`model file set to ${check.dir} (${name ? `${name}, ` : ''}${kind})`);
+    void vscode.window.showInformationMessage(name ? `ThinK Lens will use ${name}, a ${kind} model.` : `ThinK Lens will use the ${kind} model ${check.dir}.`);
+  }
+  return check.dir;
+}
 
 /** Returns the folder now configured, or undefined if the user gave up. */
 export async function selectModelFolder(ctx: Ctx, preset?: vscode.Uri): Promise<string | undefined> {
@@ -24,12 +42,7 @@ export async function selectModelFolder(ctx: Ctx, preset?: vscode.Uri): Promise<
       if (!candidate) return undefined;
     }
     const check = await checkModelFolder(candidate.fsPath);
-    if (check.ok) {
-      await vscode.workspace.getConfiguration(SECTION).update('model', check.dir, vscode.ConfigurationTarget.Global);
-      ctx.log.info(`model folder set to ${check.dir} (${check.modelType}, ${check.weightFiles.join(', ')})`);
-      void vscode.window.showInformationMessage(`ThinK Lens will use the ${check.modelType} model in ${check.dir}.`);
-      return check.dir;
-    }
+    if (check.ok) return storeModel(ctx, check);
     const message = describeProblems(check);
     ctx.log.warn(message);
     const choice = await vscode.window.showErrorMessage(message, SELECT_ANOTHER_ACTION);

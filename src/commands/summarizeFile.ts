@@ -114,9 +114,15 @@ async function summarizeText(
     think: loaded.load.think,
     answerTokens: ctx.config.maxNewTokens,
     overheadTokens: overhead + TEMPLATE_OVERHEAD_TOKENS,
+    // Each part is one request's prompt: the same cap on what one prefill reads as Ask's.
+    maxPromptTokens: ctx.config.contextTokens,
   });
   if (budget.tokens < 1) {
-    throw new Error(`no room for any text: the memory budget and the ${loaded.load.model.contextLength}-token context are used up by the instructions and ${ctx.config.maxNewTokens} answer tokens. Lower thinkLens.maxNewTokens.`);
+    throw new Error(
+      budget.limitedBy === 'cap'
+        ? `no room for any text: the ${ctx.config.contextTokens}-token prompt cap (thinkLens.contextTokens) is used up by the instructions. Raise thinkLens.contextTokens.`
+        : `no room for any text: the memory budget and the ${loaded.load.model.contextLength}-token context are used up by the instructions and ${ctx.config.maxNewTokens} answer tokens. Lower thinkLens.maxNewTokens.`,
+    );
   }
   report('splitting into parts that fit the context');
   const abort = abortSignalFor(token);
@@ -129,7 +135,7 @@ async function summarizeText(
   } finally {
     abort.dispose();
   }
-  ctx.log.info(`summarize ${target.label}: ${chunks.length} part(s) within ${budget.tokens} tokens each`);
+  ctx.log.info(`summarize ${target.label}: ${chunks.length} part(s) within ${budget.tokens} tokens each (limited by ${budget.limitedBy})`);
   const generate = (content: string, system: string, final: boolean) =>
     streamGenerate({
       ctx,

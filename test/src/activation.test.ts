@@ -12,6 +12,7 @@ const COMMANDS = [
   'thinkLens.askAboutCodebase',
   'thinkLens.summarizeFile',
   'thinkLens.openCacheInspector',
+  'thinkLens.selectModel',
   'thinkLens.selectModelFolder',
   'thinkLens.downloadModel',
   'thinkLens.restartRuntime',
@@ -25,7 +26,7 @@ test('package.json declares every command, the menus, the settings and limited u
     assert.ok(pkg.contributes.menus[menu].some((m: { command: string }) => m.command === 'thinkLens.summarizeFile'), menu);
   }
   assert.deepEqual(Object.keys(pkg.contributes.configuration.properties).sort(), [
-    'thinkLens.device', 'thinkLens.maxNewTokens', 'thinkLens.memoryBudgetMb', 'thinkLens.model',
+    'thinkLens.contextTokens', 'thinkLens.device', 'thinkLens.maxNewTokens', 'thinkLens.memoryBudgetMb', 'thinkLens.model',
     'thinkLens.observationWindow', 'thinkLens.pruneRatio', 'thinkLens.recent', 'thinkLens.temperature', 'thinkLens.weights',
   ]);
   assert.equal(pkg.capabilities.untrustedWorkspaces.supported, 'limited');
@@ -37,24 +38,26 @@ test('with no model configured, activation says how to get one and starts nothin
   t.after(() => h.close());
   const shown = await mock.waitForMessage((m) => /no model/.test(m.message));
   assert.equal(shown.kind, 'info');
-  assert.match(shown.message, /Select a local Hugging Face model folder \(config\.json, \*\.safetensors, tokenizer\.json\), or download a small model from the Hub/);
-  assert.deepEqual(shown.items, ['Select Model Folder', 'Download Model']);
+  assert.match(shown.message, /Select one: a GGUF that Ollama or LM Studio already downloaded, a \.gguf file, or a local Hugging Face model folder \(config\.json, \*\.safetensors, tokenizer\.json\); or download a small model from the Hub/);
+  assert.deepEqual(shown.items, ['Select Model', 'Download Model']);
   assert.equal(h.api.ctx.supervisor.state, 'stopped');
   assert.equal(h.api.ctx.supervisor.current, undefined, 'no runtime process was started');
   assert.deepEqual(mock.registeredCommands().sort(), [...COMMANDS].sort());
   const status = mock.statusBarItems[0];
   assert.equal(status.visible, true);
   assert.match(status.text, /ThinK: no model/);
-  assert.equal(status.command, 'thinkLens.selectModelFolder');
+  assert.equal(status.command, 'thinkLens.selectModel');
   assert.ok(mock.outputChannels.some((c) => c.name === 'ThinK Lens' && c.log));
 });
 
-test('choosing Select Model Folder from the activation message configures the chosen folder', { skip: storiesMissing }, async (t) => {
+test('choosing Select Model from the activation message, then its folder item, configures the chosen folder', { skip: storiesMissing }, async (t) => {
   const h = await startExtension({
     script: () => {
-      mock.respond((m) => (m.items.includes('Select Model Folder') ? 'Select Model Folder' : undefined));
+      mock.respond((m) => (m.items.includes('Select Model') ? 'Select Model' : undefined));
+      mock.queueQuickPick('Local model folder…');
       mock.queueOpenDialog([Uri.file(STORIES_DIR)]);
     },
+    deps: { findLocalModels: () => ({ models: [], skipped: [] }) },
   });
   t.after(() => h.close());
   await until(() => h.api.ctx.config.model === STORIES_DIR);

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { mock, Uri, Selection, type MockWebviewPanel } from '../support/vscode';
@@ -10,7 +11,11 @@ import { startExtension, type Harness } from '../support/extensionHarness';
 import { HubServer } from '../support/hubServer';
 import { realRuntimeMissing, STORIES_DIR, until } from '../support/runtimeLaunch';
 import { missingModel } from '../support/models';
-import type { GenerateParams, GenerateResult } from '../../core/protocol/rpc';
+import type { GenerateParams, GenerateResult, LoadResult } from '../../core/protocol/rpc';
+import { DEFAULT_THINK } from '../../core/protocol/settings';
+import { gatherFromWorkspace } from '../../src/commands/askAboutCodebase';
+import { overheadText, TEMPLATE_OVERHEAD_TOKENS } from '../../core/context/prompt';
+import { convertToGguf } from '../../scripts/bench/gguf';
 import type { AnswerInMessage } from '../../core/protocol/webview';
 
 const runtimeMissing = realRuntimeMissing();
@@ -137,7 +142,7 @@ test('Download Model: fetched from a Hub-layout server with progress, verified, 
   assert.equal(await h.api.ctx.modelDir(), dir, 'the downloaded folder passes the model-folder check');
 });
 
-test('Download Model offline: says so and offers Select Model Folder', async (t) => {
+test('Download Model offline: says so and offers Select Model', async (t) => {
   const saved = process.env.HF_ENDPOINT;
   process.env.HF_ENDPOINT = 'http://127.0.0.1:9'; // discard port: connection refused
   const h = await startExtension();
@@ -151,7 +156,7 @@ test('Download Model offline: says so and offers Select Model Folder', async (t)
   const err = mock.messages.find((m) => m.kind === 'error');
   assert.ok(err);
   assert.match(err.message, /^ThinK Lens is offline: cannot reach 127\.0\.0\.1/);
-  assert.deepEqual(err.items, ['Select Model Folder']);
+  assert.deepEqual(err.items, ['Select Model']);
   assert.equal(vscode.workspace.getConfiguration('thinkLens').get('model'), '');
 });
 
@@ -409,6 +414,68 @@ test('Ask: a citation opens the file at the line; one outside the workspace is r
 });
 
 // ---------------------------------------------------------------------------------------------
+// thinkLens.contextTokens: the prompt cap reaches the budget
+// ---------------------------------------------------------------------------------------------
+
+test('Ask: thinkLens.contextTokens caps the workspace budget below what memory and a long context allow', async (t) => {
+  // 24 files of ~100 tokens (4 characters a token here); a 32k-token model whose cache is tiny.
+  const files: Record<string, string> = {};
+  for (let i = 0; i < 24; i++) files[`src/part${i}.ts`] = `export const part${i} = ${JSON.stringify('x'.repeat(360))};\n`;
+  const h = await startExtension({ files, settings: { 'thinkLens.model': STORIES_DIR, 'thinkLens.contextTokens': 1024 } });
+  t.after(() => h.close());
+  const load = { model: { layers: 2, kvHeads: 1, headDim: 8, contextLength: 32768 }, think: DEFAULT_THINK } as unknown as LoadResult;
+  const count = async (texts: string[]) => texts.map((x) => Math.ceil(x.length / 4));
+  const gather = (config: typeof h.api.ctx.config, question = 'What is part3?') =>
+    gatherFromWorkspace({ question, load, config, count, token: new vscode.CancellationTokenSource().token });
+
+  assert.equal(h.api.ctx.config.contextTokens, 1024);
+  const capped = await gather(h.api.ctx.config);
+  assert.equal(capped.limitedBy, 'cap');
+  const [overhead] = await count([overheadText('What is part3?')]);
+  assert.equal(capped.summary.budgetTokens, 1024 - overhead - TEMPLATE_OVERHEAD_TOKENS, 'the cap less the question and the chat template');
+  assert.ok(capped.summary.tokens <= capped.summary.budgetTokens);
+  assert.ok(capped.summary.filesIncluded < 24 && capped.summary.filesIncluded >= 5, `${capped.summary.filesIncluded} files`);
+
+  mock.setConfig('thinkLens.contextTokens', 4096);
+  const wider = await gather(h.api.ctx.config);
+  assert.equal(wider.limitedBy, 'cap');
+  assert.equal(wider.summary.budgetTokens, capped.summary.budgetTokens + 3072, 'the budget moves with the setting');
+  assert.equal(wider.summary.filesIncluded, 24);
+
+  mock.setConfig('thinkLens.contextTokens', 256);
+  await assert.rejects(
+    gather(h.api.ctx.config, 'q'.repeat(1200)),
+    /no room for any file: the 256-token prompt cap \(thinkLens\.contextTokens\) leaves 0 tokens after the question\. Raise thinkLens\.contextTokens/,
+  );
+});
+
+// ---------------------------------------------------------------------------------------------
+// A .gguf model (real runtime, stories260k converted to GGUF)
+// ---------------------------------------------------------------------------------------------
+
+test('Ask with thinkLens.model set to a .gguf file: the runtime loads the file and answers', { skip: runtimeMissing }, async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-gguf-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const gguf = path.join(dir, 'stories260k.gguf');
+  convertToGguf(STORIES_DIR, gguf, { fileType: 'F32' });
+  const h = await startExtension({ files: FILES, settings: { ...modelSettings, 'thinkLens.model': gguf } });
+  t.after(() => h.close());
+  assert.deepEqual(h.api.ctx.modelSource(), { kind: 'file', dir: gguf });
+  const sent = recordGenerates(h);
+  const ask = vscode.commands.executeCommand('thinkLens.askAboutCodebase', 'What does parse do?');
+  await until(() => mock.panels.length > 0);
+  const p = answerPanel();
+  p.webview.receive({ type: 'ready' });
+  await ask;
+  await waitForTurnEnd(p, 1);
+  const done = posted(p).find((m) => m.type === 'done');
+  assert.ok(done && done.type === 'done' && done.result.cache.tokens > 0, JSON.stringify(posted(p).filter((m) => m.type !== 'token')));
+  assert.equal(h.api.ctx.loadedModel?.model.architecture, 'LlamaForCausalLM');
+  assert.match(userText(sent[0]), /=== src\/parse\.ts ===/);
+  assert.ok(mock.outputChannels[0].lines.some((l) => l.message.startsWith(`loading ${gguf} on cpu`)), 'the file itself was loaded');
+});
+
+// ---------------------------------------------------------------------------------------------
 // Summarize File (real runtime, stories260k)
 // ---------------------------------------------------------------------------------------------
 
@@ -461,4 +528,21 @@ test('Summarize: a file longer than the budget is summarized in parts then combi
   sub.dispose();
   assert.ok(sent.length - before <= 1, `cancelled after ${sent.length - before} requests`);
   assert.deepEqual(posted(p).at(-1), { type: 'error', message: 'Summary stopped.' });
+});
+
+test('Summarize: thinkLens.contextTokens caps each part\'s prompt', { skip: runtimeMissing }, async (t) => {
+  // stories260k's 512-token context would allow ~500 tokens a request; the cap of 400 sets it.
+  const h = await startExtension({ files: FILES, settings: { ...modelSettings, 'thinkLens.contextTokens': 400 } });
+  t.after(() => h.close());
+  const run = vscode.commands.executeCommand('thinkLens.summarizeFile', Uri.file(path.join(h.workspace, 'src/parse.ts')));
+  await until(() => mock.panels.length > 0);
+  const p = answerPanel();
+  p.webview.receive({ type: 'ready' });
+  await run;
+  await waitForTurnEnd(p, 1);
+  const line = mock.outputChannels[0].lines.map((l) => l.message).find((m) => m.startsWith('summarize src/parse.ts:'));
+  const m = /^summarize src\/parse\.ts: \d+ part\(s\) within (\d+) tokens each \(limited by cap\)$/.exec(line ?? '');
+  assert.ok(m, `log: ${line}`);
+  assert.ok(Number(m[1]) > 0 && Number(m[1]) < 400 - TEMPLATE_OVERHEAD_TOKENS, `log: ${line}`);
+  assert.ok(posted(p).some((x) => x.type === 'done'));
 });

@@ -3,15 +3,16 @@ import assert from 'node:assert/strict';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { mock } from '../support/vscode';
-import { readConfig, resolveModelSource, isHubRepoId, hubModelDir } from '../../src/config';
+import { readConfig, resolveModelSource, isHubRepoId, hubModelDir, DEFAULTS } from '../../src/config';
+import { DEFAULT_CONTEXT_TOKENS } from '../../core/defaultModel';
 
 beforeEach(() => mock.reset());
 
 test('defaults come from package.json contributes.configuration', () => {
   const c = readConfig();
   assert.deepEqual(
-    { model: c.model, device: c.device, quantize: c.quantize, think: c.think, memoryBudgetMb: c.memoryBudgetMb, maxNewTokens: c.maxNewTokens, temperature: c.temperature },
-    { model: '', device: 'cpu', quantize: undefined, think: { ratio: 0.5, window: 32, recent: 32 }, memoryBudgetMb: 1024, maxNewTokens: 512, temperature: 0 },
+    { model: c.model, device: c.device, quantize: c.quantize, think: c.think, memoryBudgetMb: c.memoryBudgetMb, contextTokens: c.contextTokens, maxNewTokens: c.maxNewTokens, temperature: c.temperature },
+    { model: '', device: 'cpu', quantize: undefined, think: { ratio: 0.5, window: 32, recent: 32 }, memoryBudgetMb: 1024, contextTokens: DEFAULT_CONTEXT_TOKENS, maxNewTokens: 512, temperature: 0 },
   );
   assert.deepEqual(c.problems, []);
 });
@@ -24,6 +25,7 @@ test('valid settings are read as set', () => {
   mock.setConfig('thinkLens.observationWindow', 8);
   mock.setConfig('thinkLens.recent', 0);
   mock.setConfig('thinkLens.memoryBudgetMb', 64);
+  mock.setConfig('thinkLens.contextTokens', 2048);
   mock.setConfig('thinkLens.maxNewTokens', 20);
   mock.setConfig('thinkLens.temperature', 0.7);
   const c = readConfig();
@@ -32,6 +34,7 @@ test('valid settings are read as set', () => {
   assert.equal(c.quantize, 'int4');
   assert.deepEqual(c.think, { ratio: 0.25, window: 8, recent: 0 });
   assert.equal(c.memoryBudgetMb, 64);
+  assert.equal(c.contextTokens, 2048);
   assert.equal(c.maxNewTokens, 20);
   assert.equal(c.temperature, 0.7);
   assert.deepEqual(c.problems, []);
@@ -59,6 +62,23 @@ test('invalid values fall back to defaults and each is named', () => {
   assert.match(c.problems.join('\n'), /thinkLens\.maxNewTokens = "many" is invalid/);
 });
 
+test('contextTokens: the default prompt cap, an integer of at least 256', async () => {
+  const pkg = (await import('../../package.json')).default as unknown as { contributes: { configuration: { properties: Record<string, { default: unknown; minimum: unknown; markdownDescription: string }> } } };
+  const schema = pkg.contributes.configuration.properties['thinkLens.contextTokens'];
+  assert.equal(schema.default, DEFAULT_CONTEXT_TOKENS, 'package.json and core/defaultModel.ts agree');
+  assert.equal(schema.minimum, 256);
+  assert.match(schema.markdownDescription, /CPU/, 'the description says why: prefill time on a CPU');
+  assert.equal(DEFAULTS.contextTokens, DEFAULT_CONTEXT_TOKENS);
+  for (const bad of [100, 4096.5, '8k']) {
+    mock.setConfig('thinkLens.contextTokens', bad);
+    const c = readConfig();
+    assert.equal(c.contextTokens, DEFAULT_CONTEXT_TOKENS);
+    assert.deepEqual(c.problems, [`thinkLens.contextTokens = ${JSON.stringify(bad)} is invalid (an integer >= 256); using ${DEFAULT_CONTEXT_TOKENS}.`]);
+  }
+  mock.setConfig('thinkLens.contextTokens', 256);
+  assert.equal(readConfig().contextTokens, 256);
+});
+
 test('model setting: folder paths, ~, relative paths and Hub repo ids', () => {
   const g = '/gs';
   assert.deepEqual(resolveModelSource('', g), { kind: 'none' });
@@ -76,4 +96,16 @@ test('model setting: folder paths, ~, relative paths and Hub repo ids', () => {
   assert.equal(isHubRepoId('a--x/b'), false);
   assert.equal(isHubRepoId('noslash'), false);
   assert.equal(hubModelDir('/gs', 'o/n'), path.join('/gs', 'models', 'o--n'));
+});
+
+test('model setting: a .gguf path (absolute, ~, relative) or an Ollama blob is a file source', () => {
+  const g = '/gs';
+  const blob = `/home/u/.ollama/models/blobs/sha256-${'ab'.repeat(32)}`;
+  assert.deepEqual(resolveModelSource('/m/qwen3-0.6b-q8_0.gguf', g), { kind: 'file', dir: '/m/qwen3-0.6b-q8_0.gguf' });
+  assert.deepEqual(resolveModelSource('~/models/Llama.GGUF', g), { kind: 'file', dir: path.join(os.homedir(), 'models/Llama.GGUF') });
+  assert.deepEqual(resolveModelSource('./m.gguf', g, '/ws'), { kind: 'file', dir: '/ws/m.gguf' });
+  // owner/name.gguf would pass as a repo id: a .gguf is always a path.
+  assert.deepEqual(resolveModelSource('models/tiny.gguf', g, '/ws'), { kind: 'file', dir: '/ws/models/tiny.gguf' });
+  assert.deepEqual(resolveModelSource(blob, g), { kind: 'file', dir: blob });
+  assert.deepEqual(resolveModelSource('/m/gguf-models', g), { kind: 'folder', dir: '/m/gguf-models' });
 });

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { checkModelFolder, describeProblems } from '../../src/modelFolder';
+import { checkGgufFile, checkModelFolder, describeProblems } from '../../src/modelFolder';
+import { ggufHeader } from '../support/ggufFiles';
 import { skipWithoutModel } from '../support/models';
 
 function tmp(t: { after(fn: () => void): void }): string {
@@ -30,7 +31,7 @@ test('a complete folder passes', async (t) => {
   const d = tmp(t);
   goodFolder(d);
   const r = await checkModelFolder(d);
-  assert.deepEqual(r, { ok: true, dir: d, modelType: 'llama', weightFiles: ['model.safetensors'] });
+  assert.deepEqual(r, { ok: true, dir: d, format: 'folder', modelType: 'llama', weightFiles: ['model.safetensors'] });
 });
 
 test('the real stories260k folder passes', async (t) => {
@@ -67,7 +68,7 @@ test('bad config, unsupported architecture, truncated weights, sentencepiece-onl
 
   fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify({ model_type: 'gpt2' }));
   r = await checkModelFolder(d);
-  assert.ok(!r.ok && r.problems[0] === 'config.json: model_type "gpt2" is not supported (supported: llama, mistral, qwen2).');
+  assert.ok(!r.ok && r.problems[0] === 'config.json: model_type "gpt2" is not supported (supported: llama, mistral, qwen2, qwen3).');
 });
 
 test('non-safetensors weights are named; sharded index with a missing shard', async (t) => {
@@ -96,7 +97,58 @@ test('a file or a missing path instead of a folder', async (t) => {
   const d = tmp(t);
   const f = path.join(d, 'config.json');
   fs.writeFileSync(f, '{}');
-  assert.deepEqual(await checkModelFolder(f), { ok: false, dir: f, problems: [`${f} is a file; select the folder that contains config.json.`] });
+  assert.deepEqual(await checkModelFolder(f), { ok: false, dir: f, format: 'folder', problems: [`${f} is a file; select the folder that contains config.json.`] });
   const missing = path.join(d, 'nope');
-  assert.deepEqual(await checkModelFolder(missing), { ok: false, dir: missing, problems: [`${missing} does not exist.`] });
+  assert.deepEqual(await checkModelFolder(missing), { ok: false, dir: missing, format: 'folder', problems: [`${missing} does not exist.`] });
+});
+
+// ---------------------------------------------------------------------------------------------
+// GGUF files
+// ---------------------------------------------------------------------------------------------
+
+test('a GGUF file passes with its architecture, found after other metadata; an Ollama blob is recognised by its magic', async (t) => {
+  const d = tmp(t);
+  const f = path.join(d, 'Qwen3-0.6B-Q8_0.gguf');
+  fs.writeFileSync(f, ggufHeader({ metadata: [['general.type', 'model'], ['general.sizes', [1, 2, 3]], ['general.architecture', 'qwen3']] }));
+  assert.deepEqual(await checkGgufFile(f), { ok: true, dir: f, format: 'gguf', modelType: 'qwen3', weightFiles: ['Qwen3-0.6B-Q8_0.gguf'] });
+  assert.deepEqual(await checkModelFolder(f), await checkGgufFile(f));
+  const blob = path.join(d, `sha256-${'a'.repeat(64)}`);
+  fs.writeFileSync(blob, ggufHeader({ arch: 'llama' }));
+  const r = await checkModelFolder(blob);
+  assert.ok(r.ok && r.format === 'gguf' && r.modelType === 'llama', JSON.stringify(r));
+  const noArch = path.join(d, 'noarch.gguf');
+  fs.writeFileSync(noArch, ggufHeader({ metadata: [['general.name', 'x']] }));
+  const n = await checkGgufFile(noArch);
+  assert.ok(n.ok && n.modelType === 'gguf', 'an architecture the header does not name early is left to the runtime');
+});
+
+test('a bad GGUF file: each fault is one sentence naming the file', async (t) => {
+  const d = tmp(t);
+  const put = (name: string, data: Buffer) => {
+    const f = path.join(d, name);
+    fs.writeFileSync(f, data);
+    return f;
+  };
+  const problem = async (f: string) => {
+    const r = await checkModelFolder(f);
+    assert.ok(!r.ok, f);
+    if (r.ok) return '';
+    assert.equal(r.format, 'gguf');
+    assert.equal(r.problems.length, 1);
+    return r.problems[0];
+  };
+  assert.equal(await problem(put('zip.gguf', Buffer.from([0x50, 0x4b, 3, 4, 0, 0]))), 'zip.gguf is not a GGUF file: it starts with "PK\\x03\\x04", not "GGUF".');
+  assert.equal(await problem(put('html.gguf', Buffer.from('<!DOCTYPE html>'))), 'html.gguf is not a GGUF file: it starts with "<!DO", not "GGUF".');
+  assert.equal(await problem(put('empty.gguf', Buffer.alloc(0))), 'empty.gguf is empty: not a GGUF file (truncated download?).');
+  assert.equal(await problem(put('short.gguf', Buffer.from('GGUF\x03\x00'))), 'short.gguf is 6 bytes: too short for a GGUF header (truncated download?).');
+  assert.equal(await problem(put('v1.gguf', ggufHeader({ version: 1 }))), 'v1.gguf: GGUF version 1 is not supported (2 and 3 are).');
+  assert.equal(
+    await problem(put('gemma.gguf', ggufHeader({ arch: 'gemma3' }))),
+    'gemma.gguf: general.architecture "gemma3" is not supported (supported: llama, qwen2, qwen3).',
+  );
+  const missing = path.join(d, 'gone.gguf');
+  const r = await checkModelFolder(missing);
+  assert.ok(!r.ok);
+  if (r.ok) return;
+  assert.equal(describeProblems(r), `Not a usable model file: ${missing}. ${missing} does not exist.`);
 });

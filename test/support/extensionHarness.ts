@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { mock, type MockExtensionContext } from './vscode';
 import { activate, deactivate, type ThinkLensApi } from '../../src/main';
+import type { CtxDeps } from '../../src/ctx';
 import type * as vscode from 'vscode';
 
 export interface Harness {
@@ -21,6 +22,8 @@ export interface HarnessOptions {
   trusted?: boolean;
   /** Runs after the mock is reset and before activation: script the user's answers here. */
   script?: () => void;
+  /** Handed to activate (e.g. where Select Model looks for Ollama's and LM Studio's models). */
+  deps?: CtxDeps;
 }
 
 export async function startExtension(opts: HarnessOptions = {}): Promise<Harness> {
@@ -37,7 +40,7 @@ export async function startExtension(opts: HarnessOptions = {}): Promise<Harness
   mock.setTrusted(opts.trusted ?? true);
   for (const [k, v] of Object.entries(opts.settings ?? {})) mock.setConfig(k, v);
   const context = mock.createExtensionContext({ globalStorage: path.join(tmp, 'global') });
-  const api = await activate(context as unknown as vscode.ExtensionContext);
+  const api = await activate(context as unknown as vscode.ExtensionContext, opts.deps);
   return {
     api,
     context,

@@ -226,6 +226,10 @@ export enum StatusBarAlignment {
   Left = 1,
   Right = 2,
 }
+export enum QuickPickItemKind {
+  Separator = -1,
+  Default = 0,
+}
 export enum FileType {
   Unknown = 0,
   File = 1,
