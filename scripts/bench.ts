@@ -21,12 +21,15 @@ import { loadConfig } from '../runtime/model/config';
 import { openModel } from '../runtime/model/weights';
 import { combineBandwidth, measureBandwidth, type Bandwidth } from './bench/bandwidth';
 import { runChild } from './bench/child';
-import { convertToGguf, type GgufFileType } from './bench/gguf';
+import { convertToGguf, type GgufFileType as AnyGgufFileType } from './bench/gguf';
 import type { GpuBandwidth, GpuBandwidthJob } from './bench/gpuBandwidth';
 import type { LlamaCppJob, LlamaCppResult } from './bench/llamacpp';
 import { prepareModel, promptIds, type BenchModelSpec, type PreparedModel } from './bench/models';
 import type { OursJob, OursRun } from './bench/ours';
 import { boundFraction, computeRatios, renderMarkdown, type BenchFailure, type BenchReport, type BenchRow } from './bench/report';
+
+/** The GGUF file types the benchmark runs llama.cpp on: the floats and the blocks our int8 / int4 match. */
+type GgufFileType = Extract<AnyGgufFileType, 'F32' | 'F16' | 'Q8_0' | 'Q4_0'>;
 
 const ROOT = resolve(__dirname, '..');
 const SHARED = resolve(ROOT, '../shared/models');

@@ -1,6 +1,8 @@
-// A GGUF v3 writer of ours: converts a Hugging Face Llama / Mistral / Qwen2 folder (config.json,
-// safetensors, optional tokenizer.json) into a GGUF file that llama.cpp loads, in F32 or F16, so
-// the benchmark runs llama.cpp on exactly the weights our runtime runs.
+// A GGUF v3 writer of ours: converts a Hugging Face Llama / Mistral / Qwen2 / Qwen3 folder
+// (config.json, safetensors, optional tokenizer.json) into a GGUF file that llama.cpp loads, in
+// F32 or F16 (so the benchmark runs llama.cpp on exactly the weights our runtime runs), or in
+// ggml's block formats Q8_0, Q4_0, Q4_K, Q5_K, Q6_K and the mix Q4_K_M (see `tensorType`), so
+// tests can check our block decoding against llama.cpp's.
 //
 // The vocabulary: a byte-level BPE tokenizer.json becomes tokenizer.ggml.model 'gpt2' (tokens,
 // merges, pre-tokenizer name); a sentencepiece-style one (BPE with byte_fallback: Llama 2,
@@ -18,14 +20,17 @@
 //
 // Layout facts: llama.cpp's 'llama' architecture applies RoPE to adjacent channel pairs, while
 // HF Llama checkpoints rotate halves, so q_proj / k_proj rows are permuted per head (row
-// p * D/2 + i moves to 2i + p); 'qwen2' uses the half-rotation layout and keeps rows as they are.
+// p * D/2 + i moves to 2i + p); 'qwen2' and 'qwen3' use the half-rotation layout and keep rows as
+// they are. 'qwen3' adds per-head RMS norms of q and k (blk.N.attn_q_norm / attn_k_norm, [head_dim],
+// F32) and has no attention biases (llama.cpp's LLM_ARCH_QWEN3 tensor list).
 import { closeSync, openSync, readFileSync, renameSync, writeSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ModelConfig } from '../../runtime/model/config';
 import { floatToHalf } from '../../runtime/model/safetensors';
 import { openModel, readTensor, type TensorRef } from '../../runtime/model/weights';
+import { K_BLOCK_BYTES, QK_K, quantizeQ4_K, quantizeQ5_K, quantizeQ6_K } from './kquants';
 
-export type GgufFileType = 'F32' | 'F16' | 'Q8_0' | 'Q4_0';
+export type GgufFileType = 'F32' | 'F16' | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q5_K' | 'Q6_K' | 'Q4_K_M';
 
 const ALIGNMENT = 32;
 
@@ -40,9 +45,13 @@ const enum VType {
 }
 
 /** ggml tensor types used here. */
-const GGML_TYPE = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8 } as const;
-/** general.file_type: all F32, or mostly F16 / Q8_0 / Q4_0 (1-D tensors stay F32). */
-const FILE_TYPE = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 7 } as const;
+const GGML_TYPE = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q4_K: 12, Q5_K: 13, Q6_K: 14 } as const;
+type GgmlTypeName = keyof typeof GGML_TYPE;
+/**
+ * general.file_type (llama_ftype): all F32, or mostly F16 / Q8_0 / Q4_0 (1-D tensors stay F32);
+ * a file all Q4_K or Q5_K is llama.cpp's Q4_K_S / Q5_K_S (14, 16), all Q6_K 18, Q4_K_M 15.
+ */
+const FILE_TYPE: Record<GgufFileType, number> = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 7, Q4_K: 14, Q5_K: 16, Q6_K: 18, Q4_K_M: 15 };
 /** ggml's quantization block: 32 consecutive values of a row share one float16 scale. */
 export const QK = 32;
 /** Bytes per block: the scale, then 32 int8 codes (Q8_0) or 32 nibbles (Q4_0). */
@@ -218,15 +227,21 @@ function toBytes(values: Float32Array, type: GgufTensor['type']): Uint8Array {
   if (type === GGML_TYPE.F32) return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
   if (type === GGML_TYPE.Q8_0) return quantizeQ8_0(values);
   if (type === GGML_TYPE.Q4_0) return quantizeQ4_0(values);
+  if (type === GGML_TYPE.Q4_K) return quantizeQ4_K(values);
+  if (type === GGML_TYPE.Q5_K) return quantizeQ5_K(values);
+  if (type === GGML_TYPE.Q6_K) return quantizeQ6_K(values);
   const half = new Uint16Array(values.length);
   for (let i = 0; i < values.length; i++) half[i] = floatToHalf(values[i]);
   return new Uint8Array(half.buffer);
 }
 
-/** ggml's bytes for `n` values of a type (n a multiple of 32 for the block types). */
+/** ggml's bytes for `n` values of a type (n a multiple of the type's block: 32, or 256 for K-quants). */
 function tensorBytes(n: number, type: GgufTensor['type']): number {
   if (type === GGML_TYPE.Q8_0) return (n / QK) * BLOCK_BYTES.Q8_0;
   if (type === GGML_TYPE.Q4_0) return (n / QK) * BLOCK_BYTES.Q4_0;
+  if (type === GGML_TYPE.Q4_K) return (n / QK_K) * K_BLOCK_BYTES.Q4_K;
+  if (type === GGML_TYPE.Q5_K) return (n / QK_K) * K_BLOCK_BYTES.Q5_K;
+  if (type === GGML_TYPE.Q6_K) return (n / QK_K) * K_BLOCK_BYTES.Q6_K;
   return n * (type === GGML_TYPE.F32 ? 4 : 2);
 }
 
@@ -268,6 +283,37 @@ export function quantizeQ4_0(x: Float32Array): Uint8Array {
     for (let j = 0; j < QK / 2; j++) out[at + 2 + j] = code(x[b + j]) | (code(x[b + j + QK / 2]) << 4);
   }
   return out;
+}
+
+/** llama.cpp's use_more_bits: the _M mixes give more bits to the first and last eighth of the layers and every third one between. */
+export function useMoreBits(layer: number, layers: number): boolean {
+  const eighth = Math.floor(layers / 8);
+  return layer < eighth || layer >= Math.floor((7 * layers) / 8) || (layer - eighth) % 3 === 2;
+}
+
+/**
+ * The ggml type of one tensor of a `fileType` file:
+ * - 1-D tensors (norms, biases) are F32, as llama.cpp expects;
+ * - Q4_K_M follows llama.cpp's llama_tensor_get_type in short: attn_v and ffn_down are Q6_K in
+ *   the layers useMoreBits picks, the LM head (output.weight, or token_embd when the head is
+ *   tied) Q6_K, every other matrix Q4_K (its architecture- and size-specific exceptions are left
+ *   out). Q4_K / Q5_K / Q6_K files put every matrix, the head included, in that one type;
+ * - rows that do not split into the type's blocks fall back as llama.cpp's do: a K-quant to Q8_0
+ *   when they split into 32 (llama.cpp picks Q5_0 / Q5_1 / Q8_0 by type; Q8_0 is the one our
+ *   runtime reads), else F16; Q8_0 / Q4_0 to F16.
+ */
+export function tensorType(fileType: GgufFileType, name: string, shape: readonly number[], layers: number, tiedHead: boolean): GgmlTypeName {
+  if (shape.length === 1) return 'F32';
+  if (fileType === 'F32' || fileType === 'F16') return fileType;
+  let type: GgmlTypeName = fileType === 'Q4_K_M' ? 'Q4_K' : fileType;
+  if (fileType === 'Q4_K_M') {
+    const layer = /^blk\.(\d+)\.(attn_v|ffn_down)\.weight$/.exec(name);
+    if (layer && useMoreBits(Number(layer[1]), layers)) type = 'Q6_K';
+    if (name === 'output.weight' || (tiedHead && name === 'token_embd.weight')) type = 'Q6_K';
+  }
+  const cols = shape[shape.length - 1];
+  if (type.endsWith('_K') && cols % QK_K !== 0) type = 'Q8_0';
+  return cols % QK === 0 ? type : 'F16';
 }
 
 /** C's roundf: halves away from zero. */
@@ -395,7 +441,7 @@ export function convertToGguf(modelDir: string, outPath: string, o: GgufOptions)
   const w = openModel(modelDir);
   const c: ModelConfig = w.config;
   if (c.ropeScaling) throw new Error(`${modelDir}: rope_scaling '${c.ropeScaling.type}' is not supported by this GGUF writer`);
-  const arch = c.architecture === 'Qwen2ForCausalLM' ? 'qwen2' : 'llama';
+  const arch = c.architecture === 'Qwen2ForCausalLM' ? 'qwen2' : c.architecture === 'Qwen3ForCausalLM' ? 'qwen3' : 'llama';
   const tokPath = o.tokenizerPath ?? (existsSync(join(modelDir, 'tokenizer.json')) ? join(modelDir, 'tokenizer.json') : null);
   const vocab = readVocab(tokPath, c.vocabSize);
   const settings = tokenizerSettings(tokPath);
@@ -437,14 +483,8 @@ export function convertToGguf(modelDir: string, outPath: string, o: GgufOptions)
   if (settings.chatTemplate !== null) meta.push(['tokenizer.chat_template', { t: VType.STRING, v: settings.chatTemplate }]);
 
   const tensors: GgufTensor[] = [];
-  /**
-   * Matrices take the file type; 1-D tensors (norms, biases) stay F32, as llama.cpp expects. Rows
-   * that do not split into 32-value blocks stay F16 in quantized files, as llama.cpp's converter does.
-   */
   const add = (name: string, ref: TensorRef, transform?: (v: Float32Array) => Float32Array) => {
-    const blocked = o.fileType === 'Q8_0' || o.fileType === 'Q4_0';
-    const cols = ref.shape[ref.shape.length - 1];
-    const type = ref.shape.length === 1 ? GGML_TYPE.F32 : blocked && cols % QK !== 0 ? GGML_TYPE.F16 : GGML_TYPE[o.fileType];
+    const type = GGML_TYPE[tensorType(o.fileType, name, ref.shape, c.layers, w.tiedHead)];
     const n = ref.shape.reduce((a, b) => a * b, 1);
     tensors.push({
       name,
@@ -469,6 +509,8 @@ export function convertToGguf(modelDir: string, outPath: string, o: GgufOptions)
     if (L.qBias) add(`${p}attn_q.bias`, L.qBias, rotary(c.queryHeads, 1));
     if (L.kBias) add(`${p}attn_k.bias`, L.kBias, rotary(c.kvHeads, 1));
     if (L.vBias) add(`${p}attn_v.bias`, L.vBias);
+    if (L.qNorm) add(`${p}attn_q_norm.weight`, L.qNorm);
+    if (L.kNorm) add(`${p}attn_k_norm.weight`, L.kNorm);
     add(`${p}attn_output.weight`, L.o);
     add(`${p}ffn_norm.weight`, L.postNorm);
     add(`${p}ffn_gate.weight`, L.gate);

@@ -17,6 +17,8 @@ export interface LlamaCppJob {
   kvType: 'F32' | 'F16';
   /** the GPU build to offload every layer to; absent: CPU only */
   gpu?: 'cuda' | 'vulkan';
+  /** false: no flash attention (its CPU kernel rounds to F16); absent: llama.cpp decides */
+  flashAttention?: boolean;
 }
 
 export interface LlamaCppResult {
@@ -25,6 +27,8 @@ export interface LlamaCppResult {
   decodeSteps: number;
   peakRssBytes: number;
   firstTokens: number[];
+  /** every greedy token decoded (tests compare them with our runtime's) */
+  tokens: number[];
   loadMs: number;
   /** the llama.cpp CPU backend variant in use, as node-llama-cpp reports it */
   backend: string;
@@ -47,6 +51,7 @@ export async function runLlamaCpp(job: LlamaCppJob): Promise<LlamaCppResult> {
     threads: { ideal: job.threads, min: job.threads },
     experimentalKvCacheKeyType: job.kvType,
     experimentalKvCacheValueType: job.kvType,
+    ...(job.flashAttention !== undefined ? { flashAttention: job.flashAttention } : {}),
   });
   const loadMs = performance.now() - t0;
   const sequence = context.getSequence();
@@ -71,6 +76,7 @@ export async function runLlamaCpp(job: LlamaCppJob): Promise<LlamaCppResult> {
     decodeSteps: tokens.length,
     peakRssBytes: peakMemory().peakRssBytes,
     firstTokens: tokens.slice(0, 4),
+    tokens,
     loadMs,
     backend: `${llama.gpu === false ? 'cpu' : llama.gpu} (${llama.buildType})`,
     flashAttention: String(context.flashAttention),
@@ -82,3 +88,34 @@ export async function runLlamaCpp(job: LlamaCppJob): Promise<LlamaCppResult> {
 }
 
 if (isEntry(__filename)) childMain(runLlamaCpp);
+
+/**
+ * llama.cpp's raw logits (CPU, F32 KV cache, flash attention off: its CPU kernel rounds to F16,
+ * about 1e-2 on a tiny model's logits) after each of `ids` from `fromIndex` on, one row of
+ * `vocab` values per position, all in one batch: tests compare them with our runtime's on the same
+ * GGUF, which checks our ggml block decoding against ggml's own.
+ */
+export async function llamaCppLogits(ggufPath: string, ids: number[], fromIndex: number, vocab: number, threads = 2): Promise<Float32Array[]> {
+  Object.assign(process.env, NO_DOWNLOAD_ENV);
+  const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
+  const llama = await getLlama({ gpu: false, build: 'never', skipDownload: true, usePrebuiltBinaries: true, logLevel: LlamaLogLevel.error, maxThreads: threads });
+  try {
+    const model = await llama.loadModel({ modelPath: ggufPath, gpuLayers: 0 });
+    const context = await model.createContext({ contextSize: ids.length + 8, batchSize: ids.length, flashAttention: false, threads: { ideal: threads, min: threads }, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' });
+    const input = ids.map((id, i) => (i >= fromIndex ? ([id, { generateNext: { logits: true } }] as const) : id));
+    const out = await context.getSequence().controlledEvaluate(input as never);
+    const rows: Float32Array[] = [];
+    for (let i = fromIndex; i < ids.length; i++) {
+      const logits = out[i]?.next?.logits;
+      if (!logits) throw new Error(`llama.cpp returned no logits at position ${i}`);
+      const row = new Float32Array(vocab);
+      for (const [token, v] of logits) row[Number(token)] = v;
+      rows.push(row);
+    }
+    await context.dispose();
+    await model.dispose();
+    return rows;
+  } finally {
+    await llama.dispose();
+  }
+}

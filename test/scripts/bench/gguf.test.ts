@@ -1,14 +1,16 @@
 // Our GGUF writer: the rotary row permutation on a hand-worked case, Q8_0 / Q4_0 blocks decoded
-// back as ggml reads them, and the file's structure (magic, version, counts, metadata, tensor
-// table) read back byte by byte.
+// back as ggml reads them, the file's structure (magic, version, counts, metadata, tensor
+// table) read back byte by byte, Qwen3's tensors, and the per-tensor types of the K-quant files.
 import { strict as assert } from 'node:assert';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { QK, convertToGguf, permuteRotaryRows, quantizeQ4_0, quantizeQ8_0, readVocab } from '../../../scripts/bench/gguf';
+import { QK, convertToGguf, permuteRotaryRows, quantizeQ4_0, quantizeQ8_0, readVocab, tensorType, useMoreBits } from '../../../scripts/bench/gguf';
+import { makeRandomModel } from '../../../runtime/model/makeRandom';
 import { halfToFloat } from '../../../runtime/model/safetensors';
-import { writeTinyModel } from '../../support/tinyModels';
+import { openModel, readTensor } from '../../../runtime/model/weights';
+import { tinyConfig, writeTinyModel } from '../../support/tinyModels';
 
 test('permuteRotaryRows moves rotate-half rows to adjacent pairs, per head', () => {
   // 2 heads of D = 4, one column: head rows [a0 a1 b0 b1] -> [a0 b0 a1 b1].
@@ -179,6 +181,93 @@ test('convertToGguf in Q8_0 and Q4_0: matrices quantized in blocks of 32, norms 
       const n = last.dims.reduce((a, b) => a * b, 1);
       const bytes = last.type === 0 ? n * 4 : (n / QK) * block;
       assert.equal(buf.length, g.dataStart + last.offset + bytes);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('qwen3: architecture "qwen3", key_length from head_dim, q/k norms as F32 tensors, q/k rows unpermuted', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gguf-qwen3-test-'));
+  try {
+    await writeTinyModel(join(dir, 'm'), 'qwen3', { dtype: 'F16' });
+    const path = join(dir, 'm.gguf');
+    convertToGguf(join(dir, 'm'), path, { fileType: 'F16' });
+    const buf = readFileSync(path);
+    const g = readGguf(buf);
+    assert.equal(g.meta.get('general.architecture'), 'qwen3');
+    assert.equal(g.meta.get('qwen3.attention.key_length'), 24);
+    assert.equal(g.meta.get('qwen3.embedding_length'), 64);
+    const t = (name: string) => g.tensors.find((x) => x.name === name)!;
+    for (const norm of ['blk.0.attn_q_norm.weight', 'blk.1.attn_k_norm.weight']) {
+      assert.deepEqual(t(norm).dims, [24]);
+      assert.equal(t(norm).type, 0, 'F32');
+    }
+    assert.ok(!g.tensors.some((x) => x.name.endsWith('.bias')), 'no attention biases');
+    // Rows as HF stores them (qwen3 rotates halves, as HF does): q_proj's first row, as F16.
+    const q = t('blk.0.attn_q.weight');
+    assert.deepEqual(q.dims, [64, 96]);
+    const hf = readTensor(openModel(join(dir, 'm')).layers[0].q);
+    const at = g.dataStart + q.offset;
+    for (let i = 0; i < 64; i++) assert.equal(halfToFloat(buf.readUInt16LE(at + 2 * i)), hf[i]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('useMoreBits picks the layers llama.cpp gives more bits in its _M mixes', () => {
+  const picked = (n: number) => Array.from({ length: n }, (_, i) => i).filter((i) => useMoreBits(i, n));
+  assert.deepEqual(picked(2), [1]);
+  assert.deepEqual(picked(8), [0, 3, 6, 7]);
+  assert.deepEqual(picked(32), [0, 1, 2, 3, 6, 9, 12, 15, 18, 21, 24, 27, 28, 29, 30, 31]);
+});
+
+test('tensorType: K-quant rows of 256, Q8_0 / F16 fallbacks, and the Q4_K_M mix', () => {
+  assert.equal(tensorType('Q4_K', 'blk.0.attn_q.weight', [256, 512], 2, false), 'Q4_K');
+  assert.equal(tensorType('Q6_K', 'blk.0.attn_norm.weight', [512], 2, false), 'F32');
+  assert.equal(tensorType('Q5_K', 'blk.0.attn_q.weight', [256, 96], 2, false), 'Q8_0', 'rows of 96: blocks of 32, not 256');
+  assert.equal(tensorType('Q4_K', 'blk.0.attn_q.weight', [256, 40], 2, false), 'F16', 'rows of 40: no blocks at all');
+  assert.equal(tensorType('Q8_0', 'blk.0.attn_q.weight', [256, 40], 2, false), 'F16');
+  assert.equal(tensorType('F16', 'blk.0.attn_q.weight', [256, 40], 2, false), 'F16');
+  // Q4_K_M over 8 layers: attn_v / ffn_down Q6_K where useMoreBits (0, 3, 6, 7), the head Q6_K.
+  const mix = (name: string, tied = false) => tensorType('Q4_K_M', name, [512, 512], 8, tied);
+  assert.equal(mix('blk.0.attn_v.weight'), 'Q6_K');
+  assert.equal(mix('blk.1.attn_v.weight'), 'Q4_K');
+  assert.equal(mix('blk.3.ffn_down.weight'), 'Q6_K');
+  assert.equal(mix('blk.4.ffn_down.weight'), 'Q4_K');
+  assert.equal(mix('blk.0.attn_q.weight'), 'Q4_K');
+  assert.equal(mix('blk.7.ffn_up.weight'), 'Q4_K');
+  assert.equal(mix('output.weight'), 'Q6_K');
+  assert.equal(mix('token_embd.weight'), 'Q4_K');
+  assert.equal(mix('token_embd.weight', true), 'Q6_K', 'a tied embedding is the head');
+});
+
+test('convertToGguf in K-quant types: file types 14 / 16 / 18 / 15, block bytes 144 / 176 / 210', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gguf-k-test-'));
+  try {
+    // Rows of 256 and 512 split into super-blocks; the attention rows (head_dim 64) do too.
+    const config = { ...tinyConfig('llama'), hidden_size: 256, intermediate_size: 512, head_dim: 64 };
+    await makeRandomModel({ config, outDir: join(dir, 'm'), dtype: 'F32', seed: 1, std: 0.05 });
+    const bytes: Record<number, number> = { 0: 4, 12: 144 / 256, 13: 176 / 256, 14: 210 / 256 };
+    for (const [ft, fileType, type] of [['Q4_K', 14, 12], ['Q5_K', 16, 13], ['Q6_K', 18, 14], ['Q4_K_M', 15, 12]] as const) {
+      const path = join(dir, `m-${ft}.gguf`);
+      convertToGguf(join(dir, 'm'), path, { fileType: ft });
+      const buf = readFileSync(path);
+      const g = readGguf(buf);
+      assert.equal(g.meta.get('general.file_type'), fileType);
+      const typeOf = (name: string) => g.tensors.find((t) => t.name === name)!.type;
+      assert.equal(typeOf('blk.0.attn_q.weight'), type);
+      assert.equal(typeOf('blk.0.attn_norm.weight'), 0);
+      if (ft === 'Q4_K_M') {
+        // Two layers: useMoreBits picks layer 1 only.
+        assert.equal(typeOf('blk.0.attn_v.weight'), 12);
+        assert.equal(typeOf('blk.1.attn_v.weight'), 14);
+        assert.equal(typeOf('blk.1.ffn_down.weight'), 14);
+        assert.equal(typeOf('output.weight'), 14);
+      }
+      for (const t of g.tensors) assert.equal(t.offset % 32, 0);
+      const last = g.tensors[g.tensors.length - 1];
+      assert.equal(buf.length, g.dataStart + last.offset + last.dims.reduce((a, b) => a * b, 1) * bytes[last.type]);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
