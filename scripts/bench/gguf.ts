@@ -27,6 +27,7 @@ import { closeSync, openSync, readFileSync, renameSync, writeSync, existsSync } 
 import { dirname, join } from 'node:path';
 import type { ModelConfig } from '../../runtime/model/config';
 import { floatToHalf } from '../../runtime/model/safetensors';
+import { VType } from '../../runtime/model/gguf/file';
 import { openModel, readTensor, type TensorRef } from '../../runtime/model/weights';
 import { K_BLOCK_BYTES, QK_K, quantizeQ4_K, quantizeQ5_K, quantizeQ6_K } from './kquants';
 
@@ -34,15 +35,6 @@ export type GgufFileType = 'F32' | 'F16' | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q5_K' | '
 
 const ALIGNMENT = 32;
 
-/** GGUF metadata value types. */
-const enum VType {
-  U32 = 4,
-  I32 = 5,
-  F32 = 6,
-  BOOL = 7,
-  STRING = 8,
-  ARRAY = 9,
-}
 
 /** ggml tensor types used here. */
 const GGML_TYPE = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q4_K: 12, Q5_K: 13, Q6_K: 14 } as const;

@@ -56,6 +56,21 @@ async function waitForTurnEnd(p: MockWebviewPanel, turns: number): Promise<void>
   await until(() => posted(p).filter((m) => m.type === 'done' || m.type === 'error').length >= turns);
 }
 
+/**
+ * Asks from the command palette, marks the Answer panel's webview ready and waits for the answer to
+ * end; `onPanel` sees the panel before it is ready (to wire a Stop, say).
+ */
+async function askFromCommand(question = 'What does parse do?', onPanel?: (p: MockWebviewPanel) => void): Promise<MockWebviewPanel> {
+  const ask = vscode.commands.executeCommand('thinkLens.askAboutCodebase', question);
+  await until(() => mock.panels.length > 0);
+  const p = answerPanel();
+  onPanel?.(p);
+  p.webview.receive({ type: 'ready' });
+  await ask;
+  await waitForTurnEnd(p, 1);
+  return p;
+}
+
 /** Loads the model with a one-token prefill chunk: a Stop lands while the prompt is read. */
 function slowPrefill(h: Harness): void {
   h.api.ctx.supervisor.onDidStart((client) => {
@@ -171,12 +186,7 @@ test('Ask: context summary, streamed answer, done; a follow-up on unchanged file
   t.after(() => h.close());
   const results: GenerateResult[] = [];
   const sent = recordGenerates(h, results);
-  const ask = vscode.commands.executeCommand('thinkLens.askAboutCodebase', 'What does parse do?');
-  await until(() => mock.panels.length > 0);
-  const p = answerPanel();
-  p.webview.receive({ type: 'ready' });
-  await ask;
-  await waitForTurnEnd(p, 1);
+  const p = await askFromCommand();
   const msgs = posted(p);
   assert.deepEqual(msgs[0], { type: 'question', question: 'What does parse do?', turn: 1 });
   const ctxMsg = msgs.find((m) => m.type === 'context');
@@ -216,12 +226,7 @@ test('Ask: another request replaced the runtime\'s cache: the follow-up\'s handl
   t.after(() => h.close());
   const results: GenerateResult[] = [];
   const sent = recordGenerates(h, results);
-  const ask = vscode.commands.executeCommand('thinkLens.askAboutCodebase', 'What does parse do?');
-  await until(() => mock.panels.length > 0);
-  const p = answerPanel();
-  p.webview.receive({ type: 'ready' });
-  await ask;
-  await waitForTurnEnd(p, 1);
+  const p = await askFromCommand();
   // Something else runs on the same runtime in between (a Summarize, another window's question).
   const { client } = await h.api.ctx.ensureModel();
   await client.request('generate', { requestId: 'elsewhere', prompt: { ids: [1, 300] }, maxNewTokens: 1 });
@@ -261,11 +266,7 @@ test('Weights setting: int8 loads quantized weights; back to float32 reloads the
 test('Open Cache Inspector after an answer shows that answer\'s cache figures and masks at once', { skip: runtimeMissing }, async (t) => {
   const h = await startExtension({ files: FILES, settings: modelSettings });
   t.after(() => h.close());
-  const ask = vscode.commands.executeCommand('thinkLens.askAboutCodebase', 'What does parse do?');
-  await until(() => mock.panels.length > 0);
-  answerPanel().webview.receive({ type: 'ready' });
-  await ask;
-  await waitForTurnEnd(answerPanel(), 1);
+  await askFromCommand();
   await vscode.commands.executeCommand('thinkLens.openCacheInspector');
   const inspector = mock.panels.find((x) => x.viewType === 'thinkLens.cacheInspector' && !x.disposed);
   assert.ok(inspector, 'the Inspector is open');
@@ -337,12 +338,7 @@ test('Ask: Stop while the prompt is read, then a follow-up: the files are read a
     stopped = true;
     p.webview.receive({ type: 'stop' });
   });
-  const ask = vscode.commands.executeCommand('thinkLens.askAboutCodebase', 'What does parse do?');
-  await until(() => mock.panels.length > 0);
-  p = answerPanel();
-  p.webview.receive({ type: 'ready' });
-  await ask;
-  await waitForTurnEnd(p, 1);
+  p = await askFromCommand(undefined, (panel) => (p = panel));
   sub.dispose();
   const done = posted(p).find((m) => m.type === 'done');
   assert.ok(done && done.type === 'done');
@@ -375,12 +371,7 @@ test('Ask: Stop while answering, then a follow-up: extends the cache the stopped
     stopped = true;
     p.webview.receive({ type: 'stop' });
   });
-  const ask = vscode.commands.executeCommand('thinkLens.askAboutCodebase', 'What does parse do?');
-  await until(() => mock.panels.length > 0);
-  p = answerPanel();
-  p.webview.receive({ type: 'ready' });
-  await ask;
-  await waitForTurnEnd(p, 1);
+  p = await askFromCommand(undefined, (panel) => (p = panel));
   sub.dispose();
   assert.equal(results[0].finishReason, 'cancelled');
   assert.ok(results[0].cache.tokens > results[0].promptTokens, 'the Stop landed while answering');
@@ -462,12 +453,7 @@ test('Ask with thinkLens.model set to a .gguf file: the runtime loads the file a
   t.after(() => h.close());
   assert.deepEqual(h.api.ctx.modelSource(), { kind: 'file', dir: gguf });
   const sent = recordGenerates(h);
-  const ask = vscode.commands.executeCommand('thinkLens.askAboutCodebase', 'What does parse do?');
-  await until(() => mock.panels.length > 0);
-  const p = answerPanel();
-  p.webview.receive({ type: 'ready' });
-  await ask;
-  await waitForTurnEnd(p, 1);
+  const p = await askFromCommand();
   const done = posted(p).find((m) => m.type === 'done');
   assert.ok(done && done.type === 'done' && done.result.cache.tokens > 0, JSON.stringify(posted(p).filter((m) => m.type !== 'token')));
   assert.equal(h.api.ctx.loadedModel?.model.architecture, 'LlamaForCausalLM');

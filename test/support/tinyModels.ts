@@ -73,6 +73,23 @@ export function tinyConfig(variant: TinyVariant): Record<string, unknown> {
   }
 }
 
+/**
+ * A one-layer Llama carrying a real tokenizer's vocabulary (SmolLM2's 49,152 tokens): small weights,
+ * real text in and out, for tokenizer and GGUF round trips.
+ */
+export function tinyConfigWithVocab(vocabSize: number): Record<string, unknown> {
+  return {
+    ...tinyConfig('llama'),
+    hidden_size: 32,
+    intermediate_size: 64,
+    num_hidden_layers: 1,
+    num_attention_heads: 2,
+    num_key_value_heads: 1,
+    vocab_size: vocabSize,
+    tie_word_embeddings: true,
+  };
+}
+
 export async function writeTinyModel(
   dir: string,
   variant: TinyVariant,

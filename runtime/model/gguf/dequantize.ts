@@ -25,9 +25,9 @@ export function dequantize(type: GgmlType, bytes: Uint8Array, n: number): Float3
     case 'Q4_0':
       return q4_0(bytes, n);
     case 'Q4_K':
-      return q4K(bytes, n);
+      return affineK(bytes, n, false);
     case 'Q5_K':
-      return q5K(bytes, n);
+      return affineK(bytes, n, true);
     case 'Q6_K':
       return q6K(bytes, n);
     default:
@@ -65,49 +65,31 @@ function scaleMin(b: Uint8Array, s: number, j: number): [number, number] {
   return [(b[s + j + 4] & 0xf) | ((b[s + j - 4] >> 6) << 4), (b[s + j + 4] >> 4) | ((b[s + j] >> 6) << 4)];
 }
 
-function q4K(b: Uint8Array, n: number): Float32Array {
+/**
+ * Q4_K and Q5_K: super-blocks of 256 as 8 sub-blocks of 32, x = d sc q - dmin m; Q5_K adds a fifth
+ * bit per value from qh (bit 2p for the first sub-block of pair p, 2p + 1 for the second).
+ */
+function affineK(b: Uint8Array, n: number, fifthBit: boolean): Float32Array {
   const y = new Float32Array(n);
-  for (let blk = 0, at = 0; blk < n; blk += 256, at += 144) {
-    const d = half(b, at);
-    const dmin = half(b, at + 2);
-    const scales = at + 4;
-    let q = at + 16;
-    for (let j = 0, is = 0, out = blk; j < 256; j += 64, is += 2, q += 32, out += 64) {
-      const [sc1, m1] = scaleMin(b, scales, is);
-      const [sc2, m2] = scaleMin(b, scales, is + 1);
-      const d1 = f(d * sc1);
-      const min1 = f(dmin * m1);
-      const d2 = f(d * sc2);
-      const min2 = f(dmin * m2);
-      for (let l = 0; l < 32; l++) {
-        y[out + l] = f(f(d1 * (b[q + l] & 0xf)) - min1);
-        y[out + 32 + l] = f(f(d2 * (b[q + l] >> 4)) - min2);
-      }
-    }
-  }
-  return y;
-}
-
-function q5K(b: Uint8Array, n: number): Float32Array {
-  const y = new Float32Array(n);
-  for (let blk = 0, at = 0; blk < n; blk += 256, at += 176) {
+  const blockBytes = fifthBit ? 176 : 144;
+  for (let blk = 0, at = 0; blk < n; blk += 256, at += blockBytes) {
     const d = half(b, at);
     const dmin = half(b, at + 2);
     const scales = at + 4;
     const qh = at + 16;
-    let ql = at + 48;
-    let u1 = 1;
-    let u2 = 2;
-    for (let j = 0, is = 0, out = blk; j < 256; j += 64, is += 2, ql += 32, out += 64, u1 <<= 2, u2 <<= 2) {
-      const [sc1, m1] = scaleMin(b, scales, is);
-      const [sc2, m2] = scaleMin(b, scales, is + 1);
+    let ql = at + (fifthBit ? 48 : 16);
+    for (let pair = 0, out = blk; pair < 4; pair++, ql += 32, out += 64) {
+      const [sc1, m1] = scaleMin(b, scales, 2 * pair);
+      const [sc2, m2] = scaleMin(b, scales, 2 * pair + 1);
       const d1 = f(d * sc1);
       const min1 = f(dmin * m1);
       const d2 = f(d * sc2);
       const min2 = f(dmin * m2);
+      const hi1 = fifthBit ? 1 << (2 * pair) : 0;
+      const hi2 = fifthBit ? 2 << (2 * pair) : 0;
       for (let l = 0; l < 32; l++) {
-        y[out + l] = f(f(d1 * ((b[ql + l] & 0xf) + (b[qh + l] & u1 ? 16 : 0))) - min1);
-        y[out + 32 + l] = f(f(d2 * ((b[ql + l] >> 4) + (b[qh + l] & u2 ? 16 : 0))) - min2);
+        y[out + l] = f(f(d1 * ((b[ql + l] & 0xf) + (b[qh + l] & hi1 ? 16 : 0))) - min1);
+        y[out + 32 + l] = f(f(d2 * ((b[ql + l] >> 4) + (b[qh + l] & hi2 ? 16 : 0))) - min2);
       }
     }
   }

@@ -36,7 +36,7 @@ export interface GgufFile {
 }
 
 /** Metadata value types (gguf_type). */
-const enum VType {
+export const enum VType {
   U8 = 0,
   I8 = 1,
   U16 = 2,

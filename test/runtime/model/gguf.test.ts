@@ -22,7 +22,7 @@ import { convertToGguf, type GgufFileType } from '../../../scripts/bench/gguf';
 import { llamaCppLogits, runLlamaCpp } from '../../../scripts/bench/llamacpp';
 import { collectingHooks } from '../../support/hooks';
 import { quietLog, SMOLLM2, skipWithoutModel } from '../../support/models';
-import { tinyConfig, TINY_STD, writeTinyModel, type TinyVariant } from '../../support/tinyModels';
+import { tinyConfig, tinyConfigWithVocab, TINY_STD, writeTinyModel, type TinyVariant } from '../../support/tinyModels';
 
 const root = mkdtempSync(join(tmpdir(), 'gguf-load-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -206,17 +206,7 @@ describe("the GGUF's tokenizer", () => {
   test('a GGUF carrying SmolLM2\'s tokenizer answers a chat prompt, as the folder does', async (t) => {
     if (skipWithoutModel(t, SMOLLM2, 'SmolLM2 (its tokenizer)')) return;
     const dir = join(root, 'smol');
-    const config = {
-      ...tinyConfig('llama'),
-      hidden_size: 32,
-      intermediate_size: 64,
-      num_hidden_layers: 1,
-      num_attention_heads: 2,
-      num_key_value_heads: 1,
-      vocab_size: 49152,
-      tie_word_embeddings: true,
-    };
-    await makeRandomModel({ config, outDir: dir, dtype: 'F32', seed: 5, std: TINY_STD, tokenizerDir: SMOLLM2 });
+    await makeRandomModel({ config: tinyConfigWithVocab(49152), outDir: dir, dtype: 'F32', seed: 5, std: TINY_STD, tokenizerDir: SMOLLM2 });
     const gguf = `${dir}.gguf`;
     convertToGguf(dir, gguf, { fileType: 'F32', preTokenizer: 'smollm' });
     const messages = [

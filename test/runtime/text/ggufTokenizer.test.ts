@@ -15,6 +15,7 @@ import { ggufTokenizerJson, sentencepieceMerges } from '../../../runtime/text/gg
 import { Tokenizer, type ChatMessage } from '../../../runtime/text/tokenizer';
 import { convertToGguf } from '../../../scripts/bench/gguf';
 import { SMOLLM2, STORIES } from '../../support/models';
+import { tinyConfigWithVocab } from '../../support/tinyModels';
 
 const scratch = mkdtempSync(join(tmpdir(), 'gguf-tokenizer-test-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -61,24 +62,7 @@ let smolModel: Promise<string> | null = null;
 function smolModelDir(): Promise<string> {
   smolModel ??= (async () => {
     const dir = join(scratch, 'smol');
-    const config = {
-      architectures: ['LlamaForCausalLM'],
-      model_type: 'llama',
-      hidden_act: 'silu',
-      hidden_size: 32,
-      intermediate_size: 64,
-      num_hidden_layers: 1,
-      num_attention_heads: 2,
-      num_key_value_heads: 1,
-      vocab_size: 49152,
-      max_position_embeddings: 256,
-      rms_norm_eps: 1e-5,
-      rope_theta: 10000,
-      bos_token_id: 1,
-      eos_token_id: 2,
-      tie_word_embeddings: true,
-    };
-    await makeRandomModel({ config, outDir: dir, dtype: 'F32', seed: 1, tokenizerDir: SMOLLM2 });
+    await makeRandomModel({ config: tinyConfigWithVocab(49152), outDir: dir, dtype: 'F32', seed: 1, tokenizerDir: SMOLLM2 });
     return dir;
   })();
   return smolModel;
