@@ -104,7 +104,9 @@ test('a connection cut mid-file is resumed with a Range request and the result v
     assert.equal(transfers.length, 2);
     assert.equal(transfers[0].range, undefined);
     const resumedFrom = Number(/^bytes=(\d+)-$/.exec(transfers[1].range ?? '')?.[1]);
-    assert.ok(resumedFrom >= cut && resumedFrom < WEIGHTS.length, `resumed from byte ${transfers[1].range}`);
+    // The server closes the socket after `cut` bytes; what was still in flight when the reset
+    // arrived is lost, so the client resumes from what it really wrote: after 0, at most `cut`.
+    assert.ok(resumedFrom > 0 && resumedFrom <= cut, `resumed from byte ${transfers[1].range}`);
     assert.equal(sha256(readFileSync(join(out, 'model.safetensors'))), sha256(WEIGHTS));
     assert.ok(!existsSync(join(out, 'model.safetensors.part')));
   }));

@@ -105,7 +105,7 @@ test('architecture from model_type when architectures is absent', () => {
 
 test('rope_scaling: legacy "type" key and "default" accepted, others rejected', () => {
   const legacy = { ...llama31.rope_scaling, rope_type: undefined, type: 'llama3' };
-  assert.equal(parseConfig({ ...llama31, rope_scaling: legacy }, 'c').ropeScaling, { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 });
+  assert.deepEqual(parseConfig({ ...llama31, rope_scaling: legacy }, 'c').ropeScaling, { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 });
   assert.equal(parseConfig({ ...llama31, rope_scaling: { rope_type: 'default' } }, 'c').ropeScaling, null);
   assert.match(faultOf(() => parseConfig({ ...llama31, rope_scaling: { rope_type: 'longrope', factor: 4 } }, 'c')), /unsupported rope_scaling type "longrope"/);
   assert.match(faultOf(() => parseConfig({ ...llama31, rope_scaling: { rope_type: 'llama3', factor: 8 } }, 'c')), /low_freq_factor/);
