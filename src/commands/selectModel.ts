@@ -10,7 +10,7 @@ import type { LocalModel } from '../../core/localModels';
 import { DEFAULT_HUB_MODEL } from '../../core/defaultModel';
 import { formatBytes } from '../../core/numberFormat';
 import { checkGgufFile, describeProblems } from '../modelFolder';
-import { storeModel } from './selectModelFolder';
+import { pickAndStore, storeModel } from './selectModelFolder';
 
 export const PICK_DOWNLOAD = 'Download from the Hugging Face Hub…';
 export const PICK_FOLDER = 'Local model folder…';
@@ -79,29 +79,13 @@ async function useLocalModel(ctx: Ctx, m: LocalModel): Promise<string | undefine
 }
 
 /** "GGUF file…": an open dialog for .gguf files; a file that is not a usable GGUF is explained, and another can be chosen. */
-export async function selectGgufFile(ctx: Ctx, preset?: vscode.Uri): Promise<string | undefined> {
-  let candidate = preset;
-  for (;;) {
-    if (!candidate) {
-      const picked = await vscode.window.showOpenDialog({
-        canSelectFiles: true,
-        canSelectFolders: false,
-        canSelectMany: false,
-        filters: { 'GGUF model': ['gguf'] },
-        openLabel: 'Use as ThinK Lens Model',
-        title: 'Select a GGUF model file (llama.cpp format)',
-      });
-      candidate = picked?.[0];
-      if (!candidate) return undefined;
-    }
-    const check = await checkGgufFile(candidate.fsPath);
-    if (check.ok) return storeModel(ctx, check);
-    const message = describeProblems(check);
-    ctx.log.warn(message);
-    const choice = await vscode.window.showErrorMessage(message, SELECT_ANOTHER_FILE_ACTION);
-    if (choice !== SELECT_ANOTHER_FILE_ACTION) return undefined;
-    candidate = undefined;
-  }
+export function selectGgufFile(ctx: Ctx, preset?: vscode.Uri): Promise<string | undefined> {
+  return pickAndStore(ctx, {
+    dialog: { canSelectFiles: true, canSelectFolders: false, filters: { 'GGUF model': ['gguf'] }, title: 'Select a GGUF model file (llama.cpp format)' },
+    check: checkGgufFile,
+    again: SELECT_ANOTHER_FILE_ACTION,
+    preset,
+  });
 }
 
 export function registerSelectModel(ctx: Ctx): vscode.Disposable {

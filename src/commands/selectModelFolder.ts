@@ -26,29 +26,39 @@ export async function storeModel(ctx: Ctx, check: Extract<ModelFolderCheck, { ok
   return check.dir;
 }
 
-/** Returns the folder now configured, or undefined if the user gave up. */
-export async function selectModelFolder(ctx: Ctx, preset?: vscode.Uri): Promise<string | undefined> {
-  let candidate = preset;
+/**
+ * Asks for a folder or file with `dialog` (unless `preset` names one), checks it, and stores it; a
+ * bad pick is explained and another can be made. Returns what is now configured, or undefined if
+ * the user gave up.
+ */
+export async function pickAndStore(
+  ctx: Ctx,
+  o: { dialog: vscode.OpenDialogOptions; check: (path: string) => Promise<ModelFolderCheck>; again: string; preset?: vscode.Uri },
+): Promise<string | undefined> {
+  let candidate = o.preset;
   for (;;) {
     if (!candidate) {
-      const picked = await vscode.window.showOpenDialog({
-        canSelectFolders: true,
-        canSelectFiles: false,
-        canSelectMany: false,
-        openLabel: 'Use as ThinK Lens Model',
-        title: 'Select a Hugging Face model folder (config.json, *.safetensors, tokenizer.json)',
-      });
-      candidate = picked?.[0];
+      candidate = (await vscode.window.showOpenDialog({ ...o.dialog, canSelectMany: false, openLabel: 'Use as ThinK Lens Model' }))?.[0];
       if (!candidate) return undefined;
     }
-    const check = await checkModelFolder(candidate.fsPath);
+    const check = await o.check(candidate.fsPath);
     if (check.ok) return storeModel(ctx, check);
     const message = describeProblems(check);
     ctx.log.warn(message);
-    const choice = await vscode.window.showErrorMessage(message, SELECT_ANOTHER_ACTION);
-    if (choice !== SELECT_ANOTHER_ACTION) return undefined;
+    const choice = await vscode.window.showErrorMessage(message, o.again);
+    if (choice !== o.again) return undefined;
     candidate = undefined;
   }
+}
+
+/** Returns the folder now configured, or undefined if the user gave up. */
+export function selectModelFolder(ctx: Ctx, preset?: vscode.Uri): Promise<string | undefined> {
+  return pickAndStore(ctx, {
+    dialog: { canSelectFolders: true, canSelectFiles: false, title: 'Select a Hugging Face model folder (config.json, *.safetensors, tokenizer.json)' },
+    check: checkModelFolder,
+    again: SELECT_ANOTHER_ACTION,
+    preset,
+  });
 }
 
 export function registerSelectModelFolder(ctx: Ctx): vscode.Disposable {
