@@ -6,9 +6,10 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { repoRoot } from './environment';
 
-export function vsixPath(): string {
+/** The VSIX `npm run package -- --target <target>` writes (linux-x64: the one the e2e tests install). */
+export function vsixPath(target = 'linux-x64'): string {
   const { name, version } = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { name: string; version: string };
-  return path.join(repoRoot, 'out', `${name}-${version}-linux-x64.vsix`);
+  return path.join(repoRoot, 'out', `${name}-${version}-${target}.vsix`);
 }
 
 function newestSource(): { file: string; mtimeMs: number } {
@@ -35,13 +36,23 @@ export function ensureVsix(log: (m: string) => void): string {
     if (!existsSync(given)) throw new Error(`THINK_LENS_E2E_VSIX=${given} does not exist`);
     return given;
   }
-  const vsix = vsixPath();
+  return ensureVsixes(['linux-x64'], log)[0];
+}
+
+/**
+ * Returns up-to-date VSIXs for `targets` (in that order), packaging the missing or stale ones
+ * in one `npm run package -- --target a,b,...` run (one build shared by all of them).
+ */
+export function ensureVsixes(targets: readonly string[], log: (m: string) => void): string[] {
   const newest = newestSource();
-  if (existsSync(vsix) && statSync(vsix).mtimeMs >= newest.mtimeMs) return vsix;
-  log(existsSync(vsix) ? `VSIX older than ${newest.file}: repackaging` : `no VSIX at ${vsix}: packaging`);
-  const r = spawnSync(process.execPath, [path.join(repoRoot, 'scripts/package.mjs')], { cwd: repoRoot, encoding: 'utf8' });
-  if (r.status !== 0 || !existsSync(vsix)) {
-    throw new Error(`npm run package failed (exit ${r.status ?? r.signal}):\n${(r.stdout + r.stderr).trim().split('\n').slice(-20).join('\n')}`);
+  const stale = targets.filter((t) => !existsSync(vsixPath(t)) || statSync(vsixPath(t)).mtimeMs < newest.mtimeMs);
+  if (stale.length) {
+    log(`${stale.join(', ')}: ${stale.some((t) => existsSync(vsixPath(t))) ? `VSIX missing or older than ${newest.file}` : 'no VSIX'}: packaging`);
+    const r = spawnSync(process.execPath, [path.join(repoRoot, 'scripts/package.mjs'), '--target', stale.join(',')], { cwd: repoRoot, encoding: 'utf8' });
+    const missing = stale.filter((t) => !existsSync(vsixPath(t)));
+    if (r.status !== 0 || missing.length) {
+      throw new Error(`npm run package failed (exit ${r.status ?? r.signal}):\n${(r.stdout + r.stderr).trim().split('\n').slice(-20).join('\n')}`);
+    }
   }
-  return vsix;
+  return targets.map((t) => vsixPath(t));
 }
