@@ -1,4 +1,5 @@
-// Extension entry: activate builds the Ctx and registers one command per file in src/commands/;
+// Extension entry: activate builds the Ctx and registers one command per file in src/commands/,
+// and, where this VS Code has the APIs, the chat model provider and `@thinklens` (src/chat/);
 // deactivate disposes everything, the runtime process included.
 import * as vscode from 'vscode';
 import { Ctx, NoModelError, type CtxDeps } from './ctx';
@@ -9,6 +10,8 @@ import { registerSelectModelFolder } from './commands/selectModelFolder';
 import { registerSelectModel } from './commands/selectModel';
 import { registerDownloadModel } from './commands/downloadModel';
 import { registerRestartRuntime } from './commands/restartRuntime';
+import { registerChatModelProvider } from './chat/provider';
+import { registerChatParticipant } from './chat/participant';
 
 let current: Ctx | undefined;
 
@@ -29,6 +32,8 @@ export async function activate(context: vscode.ExtensionContext, deps?: CtxDeps)
     registerDownloadModel(ctx),
     registerRestartRuntime(ctx),
   );
+  // Chat: each only where the API exists (the provider needs VS Code 1.104+); else nothing, commands as ever.
+  for (const d of [registerChatModelProvider(ctx), registerChatParticipant(ctx)]) if (d) context.subscriptions.push(d);
   ctx.log.info(`activated (${context.extensionMode === vscode.ExtensionMode.Production ? 'production' : 'development'}), workspace ${vscode.workspace.isTrusted ? 'trusted' : 'in Restricted Mode'}`);
   // Nothing is started here: the runtime and the model load on the first command that needs them.
   // Without a model, say how to get one (without blocking activation on the answer).

@@ -206,6 +206,43 @@ export class MarkdownString {
   }
 }
 
+export class Location {
+  readonly range: Range;
+  constructor(
+    readonly uri: Uri,
+    rangeOrPosition: Range | Position,
+  ) {
+    this.range = rangeOrPosition instanceof Position ? new Range(rangeOrPosition, rangeOrPosition) : rangeOrPosition;
+  }
+}
+
+// Language models (VS Code's lm API): the parts and messages a chat model provider receives and reports.
+export enum LanguageModelChatMessageRole {
+  User = 1,
+  Assistant = 2,
+}
+
+export class LanguageModelTextPart {
+  constructor(public value: string) {}
+}
+
+export class LanguageModelChatMessage {
+  content: unknown[];
+  constructor(
+    public role: LanguageModelChatMessageRole,
+    content: string | unknown[],
+    public name: string | undefined = undefined,
+  ) {
+    this.content = typeof content === 'string' ? [new LanguageModelTextPart(content)] : content;
+  }
+  static User(content: string | unknown[], name?: string): LanguageModelChatMessage {
+    return new LanguageModelChatMessage(LanguageModelChatMessageRole.User, content, name);
+  }
+  static Assistant(content: string | unknown[], name?: string): LanguageModelChatMessage {
+    return new LanguageModelChatMessage(LanguageModelChatMessageRole.Assistant, content, name);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Enums
 // ---------------------------------------------------------------------------------------------
@@ -956,6 +993,104 @@ export const l10n = {
 export const version = '1.100.0';
 
 // ---------------------------------------------------------------------------------------------
+// lm and chat: registrations are captured; tests call the provider and the participant's handler
+// as VS Code would (mock.chatProvider, mock.sendChatRequest). Present by default, as in VS Code
+// 1.104+; `mock.setChatApis` removes them as older VS Code (no registerLanguageModelChatProvider) or
+// a host without chat (no createChatParticipant) lacks them.
+// ---------------------------------------------------------------------------------------------
+
+export interface MockChatParticipant {
+  readonly id: string;
+  readonly requestHandler: (...args: any[]) => unknown;
+  iconPath?: unknown;
+  followupProvider?: unknown;
+  readonly onDidReceiveFeedback: Event<unknown>;
+  disposed: boolean;
+  dispose(): void;
+}
+
+/** What a participant wrote to the chat view, part by part (ChatResponseStream). */
+export type ChatPart =
+  | { kind: 'markdown'; value: string }
+  | { kind: 'anchor'; value: Uri | Location; title?: string }
+  | { kind: 'reference'; value: Uri | Location }
+  | { kind: 'progress'; value: string }
+  | { kind: 'button'; command: { command: string; title: string; arguments?: unknown[] } };
+
+export class MockChatResponseStream {
+  readonly parts: ChatPart[] = [];
+  markdown(value: string | MarkdownString): void {
+    this.parts.push({ kind: 'markdown', value: typeof value === 'string' ? value : value.value });
+  }
+  anchor(value: Uri | Location, title?: string): void {
+    this.parts.push({ kind: 'anchor', value, title });
+  }
+  reference(value: Uri | Location, _iconPath?: unknown): void {
+    this.parts.push({ kind: 'reference', value });
+  }
+  progress(value: string): void {
+    this.parts.push({ kind: 'progress', value });
+  }
+  button(command: { command: string; title: string; arguments?: unknown[] }): void {
+    this.parts.push({ kind: 'button', command });
+  }
+  push(part: unknown): void {
+    throw new Error(`mock: ChatResponseStream.push is not implemented (${String(part)})`);
+  }
+  /** The response as the chat view shows it: markdown, with each anchor as its title. */
+  get text(): string {
+    return this.parts
+      .map((p) => (p.kind === 'markdown' ? p.value : p.kind === 'anchor' ? (p.title ?? (p.value instanceof Uri ? p.value.fsPath : p.value.uri.fsPath)) : ''))
+      .join('');
+  }
+  get markdownText(): string {
+    return this.parts.map((p) => (p.kind === 'markdown' ? p.value : '')).join('');
+  }
+  of<K extends ChatPart['kind']>(kind: K): Extract<ChatPart, { kind: K }>[] {
+    return this.parts.filter((p): p is Extract<ChatPart, { kind: K }> => p.kind === kind);
+  }
+}
+
+const chatApis = { lmProvider: true, participant: true };
+
+function registerLanguageModelChatProvider(vendor: string, provider: unknown): Disposable {
+  if (state.chatProviders.has(vendor)) throw new Error(`mock: a chat model provider for vendor '${vendor}' is already registered`);
+  state.chatProviders.set(vendor, provider);
+  return new Disposable(() => state.chatProviders.delete(vendor));
+}
+
+function createChatParticipant(id: string, handler: (...args: any[]) => unknown): MockChatParticipant {
+  if (state.chatParticipants.has(id)) throw new Error(`mock: chat participant '${id}' already exists`);
+  const feedback = new EventEmitter<unknown>();
+  const p: MockChatParticipant = {
+    id,
+    requestHandler: handler,
+    onDidReceiveFeedback: feedback.event,
+    disposed: false,
+    dispose() {
+      p.disposed = true;
+      feedback.dispose();
+      if (state.chatParticipants.get(id) === p) state.chatParticipants.delete(id);
+    },
+  };
+  state.chatParticipants.set(id, p);
+  return p;
+}
+
+export const lm: { registerLanguageModelChatProvider?: typeof registerLanguageModelChatProvider } = {
+  registerLanguageModelChatProvider,
+};
+
+export const chat: { createChatParticipant?: typeof createChatParticipant } = {
+  createChatParticipant,
+};
+
+function applyChatApis(): void {
+  lm.registerLanguageModelChatProvider = chatApis.lmProvider ? registerLanguageModelChatProvider : undefined;
+  chat.createChatParticipant = chatApis.participant ? createChatParticipant : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
 // ExtensionContext
 // ---------------------------------------------------------------------------------------------
 
@@ -1011,6 +1146,8 @@ const state = {
   executed: [] as { id: string; args: unknown[] }[],
   contextKeys: new Map<string, unknown>(),
   openedExternal: [] as Uri[],
+  chatProviders: new Map<string, unknown>(),
+  chatParticipants: new Map<string, MockChatParticipant>(),
   builtinCommands: new Set<string>(['workbench.action.openSettings', 'workbench.trust.manage', 'revealInExplorer', 'workbench.action.reloadWindow']),
 };
 
@@ -1033,6 +1170,11 @@ export const mock = {
     state.contextKeys.clear();
     state.openedExternal.length = 0;
     registered.clear();
+    state.chatProviders.clear();
+    state.chatParticipants.clear();
+    chatApis.lmProvider = true;
+    chatApis.participant = true;
+    applyChatApis();
     configValues.clear();
     openDocuments.clear();
     workspaceFolders = undefined;
@@ -1124,6 +1266,37 @@ export const mock = {
   },
   get openedExternal(): readonly Uri[] {
     return state.openedExternal;
+  },
+  /**
+   * Which chat APIs this VS Code has (both by default, as 1.104+): `lmProvider: false` is VS Code
+   * before 1.104 (no lm.registerLanguageModelChatProvider), `participant: false` a host without chat.
+   */
+  setChatApis(apis: { lmProvider?: boolean; participant?: boolean }): void {
+    Object.assign(chatApis, apis);
+    applyChatApis();
+  },
+  /** The chat model provider registered for `vendor` (as the extension wrote it: call its methods). */
+  chatProvider<T = unknown>(vendor: string): T | undefined {
+    return state.chatProviders.get(vendor) as T | undefined;
+  },
+  get chatProviderVendors(): string[] {
+    return [...state.chatProviders.keys()];
+  },
+  get chatParticipants(): ReadonlyMap<string, MockChatParticipant> {
+    return state.chatParticipants;
+  },
+  /** Sends `prompt` to a participant as the chat view does; the stream records what it wrote. */
+  async sendChatRequest(
+    id: string,
+    prompt: string,
+    token: CancellationToken = new CancellationTokenSource().token,
+  ): Promise<{ result: unknown; stream: MockChatResponseStream }> {
+    const p = state.chatParticipants.get(id);
+    if (!p) throw new Error(`mock: no chat participant '${id}'`);
+    const stream = new MockChatResponseStream();
+    const request = { prompt, command: undefined, references: [], toolReferences: [], toolInvocationToken: undefined, model: undefined };
+    const result = await p.requestHandler(request, { history: [] }, stream, token);
+    return { result, stream };
   },
   registeredCommands(): string[] {
     return [...registered.keys()];
