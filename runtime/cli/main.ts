@@ -14,6 +14,7 @@ import { downloadModel, type DownloadProgress } from '../../core/hub';
 import { findLocalModels, lmStudioFolders, ollamaStores } from '../../core/localModels';
 import { formatBytes } from '../../core/numberFormat';
 import { makeRandomModel } from '../model/makeRandom';
+import { serve, SERVE_USAGE } from '../serve/cli';
 
 export const USAGE = `usage:
   think-lens generate --model DIR|FILE.gguf (--prompt TEXT | --prompt-ids CSV) [--chat]
@@ -28,6 +29,7 @@ export const USAGE = `usage:
   think-lens download REPO [--out DIR] [--revision R]      (HF_ENDPOINT, HF_TOKEN honoured)
   think-lens models [--json]      GGUF models already downloaded by Ollama and LM Studio
 ${ASK_USAGE}
+${SERVE_USAGE}
 
 generate is greedy unless a sampling flag is given; --prompt-ids is used verbatim (no BOS).
 Without --json the text streams to stdout and a summary goes to stderr.`;
@@ -47,6 +49,8 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
         return await ask(rest, io);
       case 'models':
         return models(rest, io);
+      case 'serve':
+        return await serve(rest, io);
       case undefined:
       case 'help':
       case '--help':
