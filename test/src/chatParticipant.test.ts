@@ -9,10 +9,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { mock, Location, MockChatResponseStream, Uri } from '../support/vscode';
-import { startExtension, type Harness } from '../support/extensionHarness';
+import { recordGenerates } from '../support/recordGenerates';
+import { startExtension } from '../support/extensionHarness';
 import { realRuntimeMissing, STORIES_DIR } from '../support/runtimeLaunch';
 import { missingModel } from '../support/models';
-import type { GenerateParams, GenerateResult } from '../../core/protocol/rpc';
 import { CitationStream, PARTICIPANT_ID, type ThinkLensChatMetadata } from '../../src/chat/participant';
 
 const runtimeMissing = realRuntimeMissing() ?? missingModel(STORIES_DIR, 'model folder');
@@ -22,20 +22,6 @@ const FILES = {
   'src/write.ts': 'export function write(lines: string[]) {\n  return lines.join("\\n");\n}\n',
   'README.md': '# tiny\nParses and writes lines.\n',
 };
-
-function recordGenerates(h: Harness): { sent: GenerateParams[]; results: GenerateResult[] } {
-  const rec = { sent: [] as GenerateParams[], results: [] as GenerateResult[] };
-  h.api.ctx.supervisor.onDidStart((client) => {
-    const original = client.request.bind(client);
-    client.request = (async (method: string, params: unknown, token?: vscode.CancellationToken) => {
-      if (method === 'generate') rec.sent.push(structuredClone(params) as GenerateParams);
-      const result = await original(method as never, params as never, token);
-      if (method === 'generate') rec.results.push(result as GenerateResult);
-      return result;
-    }) as typeof client.request;
-  });
-  return rec;
-}
 
 const metadata = (r: unknown) => (r as { metadata: ThinkLensChatMetadata }).metadata;
 

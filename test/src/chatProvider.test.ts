@@ -7,25 +7,17 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { mock, CancellationTokenSource, LanguageModelChatMessage, LanguageModelTextPart } from '../support/vscode';
-import { startExtension, type Harness } from '../support/extensionHarness';
+import { recordGenerates } from '../support/recordGenerates';
+import { EXTENSION_COMMANDS as COMMANDS, startExtension } from '../support/extensionHarness';
 import { realRuntimeMissing, STORIES_DIR } from '../support/runtimeLaunch';
 import { missingModel } from '../support/models';
 import { tokenBudget } from '../../core/context/budget';
-import type { GenerateParams, GenerateResult, ProgressNotification } from '../../core/protocol/rpc';
+import type { ProgressNotification } from '../../core/protocol/rpc';
 import { VENDOR, toRuntimeMessages, type ThinkLensChatProvider } from '../../src/chat/provider';
 import type { LanguageModelChatInformation, LanguageModelChatRequestMessage } from '../../src/chat/lmApi';
 
 const runtimeMissing = realRuntimeMissing() ?? missingModel(STORIES_DIR, 'model folder');
 const settings = { 'thinkLens.model': STORIES_DIR, 'thinkLens.maxNewTokens': 8, 'thinkLens.memoryBudgetMb': 64 };
-const COMMANDS = [
-  'thinkLens.askAboutCodebase',
-  'thinkLens.summarizeFile',
-  'thinkLens.openCacheInspector',
-  'thinkLens.selectModel',
-  'thinkLens.selectModelFolder',
-  'thinkLens.downloadModel',
-  'thinkLens.restartRuntime',
-];
 
 const none = new CancellationTokenSource().token;
 const provider = () => {
@@ -35,21 +27,6 @@ const provider = () => {
 };
 const asRequest = (messages: LanguageModelChatMessage[]) => messages as unknown as LanguageModelChatRequestMessage[];
 const noOptions = { toolMode: 1 };
-
-/** Every generate sent and its result, on whichever runtime is current. */
-function recordGenerates(h: Harness): { sent: GenerateParams[]; results: GenerateResult[] } {
-  const rec = { sent: [] as GenerateParams[], results: [] as GenerateResult[] };
-  h.api.ctx.supervisor.onDidStart((client) => {
-    const original = client.request.bind(client);
-    client.request = (async (method: string, params: unknown, token?: vscode.CancellationToken) => {
-      if (method === 'generate') rec.sent.push(structuredClone(params) as GenerateParams);
-      const result = await original(method as never, params as never, token);
-      if (method === 'generate') rec.results.push(result as GenerateResult);
-      return result;
-    }) as typeof client.request;
-  });
-  return rec;
-}
 
 /** Runs one chat request; the text parts reported, in order. */
 async function ask(messages: LanguageModelChatMessage[], token = none, onPart?: (p: LanguageModelTextPart) => void): Promise<LanguageModelTextPart[]> {

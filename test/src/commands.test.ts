@@ -7,11 +7,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { mock, Uri, Selection, type MockWebviewPanel } from '../support/vscode';
+import { recordGenerates } from '../support/recordGenerates';
 import { startExtension, type Harness } from '../support/extensionHarness';
 import { HubServer } from '../support/hubServer';
 import { realRuntimeMissing, STORIES_DIR, until } from '../support/runtimeLaunch';
 import { missingModel } from '../support/models';
-import type { GenerateParams, GenerateResult, LoadResult } from '../../core/protocol/rpc';
+import type { GenerateParams, LoadResult } from '../../core/protocol/rpc';
 import { DEFAULT_THINK } from '../../core/protocol/settings';
 import { gatherFromWorkspace } from '../../src/commands/askAboutCodebase';
 import { overheadText, TEMPLATE_OVERHEAD_TOKENS } from '../../core/context/prompt';
@@ -26,21 +27,6 @@ const FILES = {
   'src/write.ts': 'export function write(lines: string[]) {\n  return lines.join("\\n");\n}\n',
   'README.md': '# tiny\nParses and writes lines.\n',
 };
-
-/** Records every generate the extension sends (params as sent; results too, when given an array), on whichever runtime is current. */
-function recordGenerates(h: Harness, results?: GenerateResult[]): GenerateParams[] {
-  const seen: GenerateParams[] = [];
-  h.api.ctx.supervisor.onDidStart((client) => {
-    const original = client.request.bind(client);
-    client.request = (async (method: string, params: unknown, token?: vscode.CancellationToken) => {
-      if (method === 'generate') seen.push(structuredClone(params) as GenerateParams);
-      const result = await original(method as never, params as never, token);
-      if (method === 'generate') results?.push(result as GenerateResult);
-      return result;
-    }) as typeof client.request;
-  });
-  return seen;
-}
 
 function answerPanel(): MockWebviewPanel {
   const p = mock.panels.find((x) => x.viewType === 'thinkLens.answer' && !x.disposed);
@@ -184,8 +170,7 @@ const modelSettings = { 'thinkLens.model': STORIES_DIR, 'thinkLens.maxNewTokens'
 test('Ask: context summary, streamed answer, done; a follow-up on unchanged files extends the cache with only the question', { skip: runtimeMissing }, async (t) => {
   const h = await startExtension({ files: FILES, settings: modelSettings });
   t.after(() => h.close());
-  const results: GenerateResult[] = [];
-  const sent = recordGenerates(h, results);
+  const { sent, results } = recordGenerates(h);
   const p = await askFromCommand();
   const msgs = posted(p);
   assert.deepEqual(msgs[0], { type: 'question', question: 'What does parse do?', turn: 1 });
@@ -224,8 +209,7 @@ test('Ask: context summary, streamed answer, done; a follow-up on unchanged file
 test('Ask: another request replaced the runtime\'s cache: the follow-up\'s handle is refused, and the workspace is re-read and said so', { skip: runtimeMissing }, async (t) => {
   const h = await startExtension({ files: FILES, settings: modelSettings });
   t.after(() => h.close());
-  const results: GenerateResult[] = [];
-  const sent = recordGenerates(h, results);
+  const { sent, results } = recordGenerates(h);
   const p = await askFromCommand();
   // Something else runs on the same runtime in between (a Summarize, another window's question).
   const { client } = await h.api.ctx.ensureModel();
@@ -329,7 +313,7 @@ test('Ask: the panel Stop button cancels the answer in the runtime', { skip: run
 test('Ask: Stop while the prompt is read, then a follow-up: the files are read again (cache reset) and the panel says so', { skip: runtimeMissing }, async (t) => {
   const h = await startExtension({ files: FILES, settings: modelSettings });
   t.after(() => h.close());
-  const sent = recordGenerates(h);
+  const { sent } = recordGenerates(h);
   slowPrefill(h);
   let p: MockWebviewPanel | undefined;
   let stopped = false;
@@ -362,8 +346,7 @@ test('Ask: Stop while the prompt is read, then a follow-up: the files are read a
 test('Ask: Stop while answering, then a follow-up: extends the cache the stopped answer left, by its handle', { skip: runtimeMissing }, async (t) => {
   const h = await startExtension({ files: FILES, settings: { ...modelSettings, 'thinkLens.maxNewTokens': 200 } });
   t.after(() => h.close());
-  const results: GenerateResult[] = [];
-  const sent = recordGenerates(h, results);
+  const { sent, results } = recordGenerates(h);
   let p: MockWebviewPanel | undefined;
   let stopped = false;
   const sub = h.api.ctx.onToken(() => {
@@ -452,7 +435,7 @@ test('Ask with thinkLens.model set to a .gguf file: the runtime loads the file a
   const h = await startExtension({ files: FILES, settings: { ...modelSettings, 'thinkLens.model': gguf } });
   t.after(() => h.close());
   assert.deepEqual(h.api.ctx.modelSource(), { kind: 'file', dir: gguf });
-  const sent = recordGenerates(h);
+  const { sent } = recordGenerates(h);
   const p = await askFromCommand();
   const done = posted(p).find((m) => m.type === 'done');
   assert.ok(done && done.type === 'done' && done.result.cache.tokens > 0, JSON.stringify(posted(p).filter((m) => m.type !== 'token')));
@@ -468,7 +451,7 @@ test('Ask with thinkLens.model set to a .gguf file: the runtime loads the file a
 test('Summarize: a selection in the active editor summarizes only the selection', { skip: runtimeMissing }, async (t) => {
   const h = await startExtension({ files: FILES, settings: modelSettings });
   t.after(() => h.close());
-  const sent = recordGenerates(h);
+  const { sent } = recordGenerates(h);
   await mock.setActiveEditor(path.join(h.workspace, 'src/write.ts'), new Selection(1, 0, 1, 28));
   const run = vscode.commands.executeCommand('thinkLens.summarizeFile');
   await until(() => mock.panels.length > 0);
@@ -488,7 +471,7 @@ test('Summarize: a file longer than the budget is summarized in parts then combi
   const long = Array.from({ length: 300 }, (_, i) => `const value${i} = compute(${i}); // step ${i}`).join('\n');
   const h = await startExtension({ files: { ...FILES, 'src/long.ts': long }, settings: modelSettings });
   t.after(() => h.close());
-  const sent = recordGenerates(h);
+  const { sent } = recordGenerates(h);
   const run = vscode.commands.executeCommand('thinkLens.summarizeFile', Uri.file(path.join(h.workspace, 'src/long.ts')));
   await until(() => mock.panels.length > 0);
   const p = answerPanel();
