@@ -9,6 +9,7 @@ import type { LoadParams } from '../core/protocol/rpc';
 import { DEFAULT_THINK, type Device, type ThinkSettings } from '../core/protocol/settings';
 import { DEFAULT_CONTEXT_TOKENS } from '../core/defaultModel';
 import { isModelFileName } from './modelFolder';
+import { normalizeEngineUrl } from './remote/openaiClient';
 
 export const SECTION = 'thinkLens';
 
@@ -24,6 +25,10 @@ export interface ThinkLensConfig {
   contextTokens: number;
   maxNewTokens: number;
   temperature: number;
+  /** `thinkLens.engine`: 'local' (the bundled runtime) or an OpenAI-compatible API base URL, normalized to end with /v1. */
+  engine: 'local' | { url: string };
+  /** `thinkLens.remoteModel`: the model id to ask a remote engine for ('' = the first it lists). */
+  remoteModel: string;
   /** One line per setting that was invalid and replaced by its default. */
   problems: string[];
 }
@@ -75,8 +80,22 @@ export function readConfig(): ThinkLensConfig {
     problems.push(`${SECTION}.weights = ${JSON.stringify(weightsRaw)} is invalid (one of ${WEIGHTS.join(', ')}); using float32.`);
   }
 
+  const engineRaw = cfg.get<unknown>('engine');
+  let engine: ThinkLensConfig['engine'] = 'local';
+  if (typeof engineRaw === 'string' && engineRaw.trim() && engineRaw.trim() !== 'local') {
+    const url = normalizeEngineUrl(engineRaw);
+    if (url) engine = { url };
+    else problems.push(`${SECTION}.engine = ${JSON.stringify(engineRaw)} is invalid ('local' or an http(s) URL of an OpenAI-compatible server, e.g. http://host:8000/v1); using local.`);
+  } else if (engineRaw !== undefined && engineRaw !== null && typeof engineRaw !== 'string') {
+    problems.push(`${SECTION}.engine must be a string ('local' or an http(s) URL); using local.`);
+  }
+  const remoteModelRaw = cfg.get<unknown>('remoteModel');
+  const remoteModel = typeof remoteModelRaw === 'string' ? remoteModelRaw.trim() : '';
+
   const int = (v: number) => Number.isInteger(v);
   return {
+    engine,
+    remoteModel,
     model,
     device,
     quantize,

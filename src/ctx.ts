@@ -10,7 +10,9 @@ import { findLocalModels, type LocalModelScan } from '../core/localModels';
 import { findRuntime, type RuntimeLaunch } from './bootstrap';
 import { readConfig, resolveModelSource, SECTION, type ModelSource, type ThinkLensConfig } from './config';
 import { checkModelFolder, describeProblems } from './modelFolder';
-import type { RuntimeClient } from './runtimeClient';
+import type { EngineClient, RuntimeClient } from './runtimeClient';
+import { RemoteEngine, REMOTE_NOTE } from './remote/remoteEngine';
+import type { RemoteTimeouts } from './remote/openaiClient';
 import { Supervisor, type Clock } from './supervisor';
 import { StatusBar } from './statusBar';
 
@@ -36,11 +38,19 @@ export interface CtxDeps {
   clock?: Clock;
   /** Where Select Model finds the GGUFs Ollama and LM Studio downloaded (default: core/localModels.ts in this user's home). */
   findLocalModels?: () => LocalModelScan;
+  /** Timeouts of a remote engine (tests make them short). */
+  remoteTimeouts?: Partial<RemoteTimeouts>;
 }
 
+/** Where the remote engine's API key lives in VS Code's SecretStorage. */
+export const REMOTE_API_KEY_SECRET = 'thinkLens.remoteApiKey';
+
 export interface LoadedModel {
-  client: RuntimeClient;
+  /** The local runtime, or the remote engine (thinkLens.engine) answering the same requests. */
+  client: EngineClient;
   load: LoadResult;
+  /** Set when the engine is a remote server. */
+  remote?: RemoteEngine;
 }
 
 export class Ctx implements vscode.Disposable {
@@ -56,6 +66,9 @@ export class Ctx implements vscode.Disposable {
   private loading: Promise<LoadedModel> | undefined;
   private loadingKey = '';
   private busyCount = 0;
+  /** The remote engine in use (thinkLens.engine is a URL), with what it was made from. */
+  private remote: { engine: RemoteEngine; key: string; loaded?: Promise<LoadedModel> } | undefined;
+  private readonly remoteTimeouts: Partial<RemoteTimeouts> | undefined;
   private readonly disposables: vscode.Disposable[] = [];
   private readonly tokenEmitter = new vscode.EventEmitter<TokenNotification>();
   private readonly progressEmitter = new vscode.EventEmitter<ProgressNotification>();
@@ -76,6 +89,7 @@ export class Ctx implements vscode.Disposable {
   ) {
     this.log = vscode.window.createOutputChannel('ThinK Lens', { log: true });
     this.findLocalModels = deps.findLocalModels ?? (() => findLocalModels());
+    this.remoteTimeouts = deps.remoteTimeouts;
     this.config = readConfig();
     this.reportConfigProblems();
     const prefer = extension.extensionMode === vscode.ExtensionMode.Production ? 'bundled' : 'source';
@@ -101,7 +115,12 @@ export class Ctx implements vscode.Disposable {
         this.reportConfigProblems();
         this.changed();
       }),
+      // A new or deleted API key: the next request connects with it.
+      extension.secrets.onDidChange((e) => {
+        if (e.key === REMOTE_API_KEY_SECRET) this.remote = undefined;
+      }),
     );
+    if (this.config.engine !== 'local') this.log.info(`engine: remote: ${this.config.engine.url}`);
     this.changed();
   }
 
@@ -114,12 +133,18 @@ export class Ctx implements vscode.Disposable {
   }
 
   get runtimeState(): RuntimeState {
+    if (this.config.engine !== 'local') return this.busyCount > 0 ? 'busy' : 'ready';
     const s = this.supervisor.state;
     return s === 'ready' && this.busyCount > 0 ? 'busy' : s;
   }
 
   get loadedModel(): LoadResult | undefined {
-    return this.loaded?.load;
+    return this.config.engine !== 'local' ? undefined : this.loaded?.load;
+  }
+
+  /** The remote engine when thinkLens.engine is a URL and it has been used. */
+  get remoteEngine(): RemoteEngine | undefined {
+    return this.config.engine !== 'local' ? this.remote?.engine : undefined;
   }
 
   private reportConfigProblems(): void {
@@ -147,10 +172,12 @@ export class Ctx implements vscode.Disposable {
 
   private changed(): void {
     const src = this.modelSource();
+    const remote = this.config.engine !== 'local' ? this.config.engine.url : undefined;
     this.statusBar.update({
       state: this.runtimeState,
-      hasModel: src.kind !== 'none',
-      modelName: src.kind === 'hub' ? src.repo : src.kind === 'none' ? undefined : path.basename(src.dir),
+      hasModel: remote !== undefined || src.kind !== 'none',
+      remote,
+      modelName: remote ? this.remote?.engine.model : src.kind === 'hub' ? src.repo : src.kind === 'none' ? undefined : path.basename(src.dir),
       cache: this.lastCache,
       memoryBudgetMb: this.config.memoryBudgetMb,
     });
@@ -177,6 +204,11 @@ export class Ctx implements vscode.Disposable {
 
   /** What the Cache Inspector shows as its header. */
   inspectorState(): Extract<InspectorInMessage, { type: 'state' }> {
+    if (this.config.engine !== 'local') {
+      const engine = this.remoteEngine;
+      const remote = engine?.info() ?? { url: this.config.engine.url, note: `Remote engine ${this.config.engine.url}: ${REMOTE_NOTE}.` };
+      return { type: 'state', state: this.runtimeState, memoryBudgetMb: this.config.memoryBudgetMb, remote };
+    }
     const l = this.loaded?.load;
     return { type: 'state', state: this.runtimeState, model: l?.model, device: l?.device, think: l?.think, memoryBudgetMb: this.config.memoryBudgetMb };
   }
@@ -205,6 +237,7 @@ export class Ctx implements vscode.Disposable {
    * A load is shared by concurrent callers; a changed model, device, weights or ThinK setting reloads.
    */
   async ensureModel(token?: vscode.CancellationToken): Promise<LoadedModel> {
+    if (this.config.engine !== 'local') return this.ensureRemote(this.config.engine.url, token);
     const dir = await this.modelDir();
     const think = { ...this.config.think };
     const { device, quantize } = this.config;
@@ -238,6 +271,40 @@ export class Ctx implements vscode.Disposable {
       this.loading.then(done, done);
     }
     return this.loading;
+  }
+
+  /**
+   * The remote engine (thinkLens.engine is a URL), connected: GET /models names the model and what
+   * is known of it. Made again when the URL, the model setting or the API key changes.
+   */
+  private async ensureRemote(url: string, token?: vscode.CancellationToken): Promise<LoadedModel> {
+    const apiKey = (await this.extension.secrets.get(REMOTE_API_KEY_SECRET)) || undefined;
+    const key = JSON.stringify({ url, model: this.config.remoteModel, apiKey });
+    if (!this.remote || this.remote.key !== key) {
+      const engine = new RemoteEngine({
+        url,
+        apiKey,
+        model: this.config.remoteModel || undefined,
+        timeouts: this.remoteTimeouts,
+        log: this.log,
+        onToken: (n) => this.tokenEmitter.fire(n),
+        onReport: () => this.changed(),
+      });
+      this.remote = { engine, key };
+      this.log.info(`remote: ${engine.url}${apiKey ? ' (with an API key)' : ''}`);
+    }
+    const r = this.remote;
+    r.loaded ??= this.busy(() => r.engine.request('load', {} as never, token)).then((load) => {
+      this.changed();
+      return { client: r.engine, load, remote: r.engine };
+    });
+    try {
+      return await r.loaded;
+    } catch (e) {
+      // Not kept: the next command tries the server again.
+      if (this.remote === r) r.loaded = undefined;
+      throw e;
+    }
   }
 
   /**

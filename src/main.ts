@@ -10,6 +10,7 @@ import { registerSelectModelFolder } from './commands/selectModelFolder';
 import { registerSelectModel } from './commands/selectModel';
 import { registerDownloadModel } from './commands/downloadModel';
 import { registerRestartRuntime } from './commands/restartRuntime';
+import { registerSetRemoteApiKey } from './commands/setRemoteApiKey';
 import { registerChatModelProvider } from './chat/provider';
 import { registerChatParticipant } from './chat/participant';
 
@@ -31,13 +32,14 @@ export async function activate(context: vscode.ExtensionContext, deps?: CtxDeps)
     registerSelectModelFolder(ctx),
     registerDownloadModel(ctx),
     registerRestartRuntime(ctx),
+    registerSetRemoteApiKey(ctx),
   );
   // Chat: each only where the API exists (the provider needs VS Code 1.104+); else nothing, commands as ever.
   for (const d of [registerChatModelProvider(ctx), registerChatParticipant(ctx)]) if (d) context.subscriptions.push(d);
   ctx.log.info(`activated (${context.extensionMode === vscode.ExtensionMode.Production ? 'production' : 'development'}), workspace ${vscode.workspace.isTrusted ? 'trusted' : 'in Restricted Mode'}`);
   // Nothing is started here: the runtime and the model load on the first command that needs them.
   // Without a model, say how to get one (without blocking activation on the answer).
-  if (ctx.modelSource().kind === 'none') {
+  if (ctx.config.engine === 'local' && ctx.modelSource().kind === 'none') {
     ctx.modelDir().catch((e) => {
       if (e instanceof NoModelError) void ctx.offerModel(e);
     });

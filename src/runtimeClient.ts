@@ -56,6 +56,11 @@ export class RuntimeRequestError extends Error {
 type Params<K extends keyof RpcRequests> = RpcRequests[K][0];
 type Result<K extends keyof RpcRequests> = RpcRequests[K][1];
 
+/** What commands need of an engine: the runtime's requests (RuntimeClient, or src/remote/remoteEngine.ts). */
+export interface EngineClient {
+  request<K extends keyof RpcRequests>(method: K, params: Params<K>, token?: vscode.CancellationToken): Promise<Result<K>>;
+}
+
 export class RuntimeClient implements vscode.Disposable {
   private readonly child: ChildProcess;
   private readonly connection: rpc.MessageConnection;

@@ -10,6 +10,8 @@ export interface StatusView {
   state: RuntimeState;
   /** False when no model is configured (the item then says so). */
   hasModel: boolean;
+  /** Set when the engine is a remote server (thinkLens.engine): its URL. */
+  remote?: string;
   /** Short model name (folder or repo id) for the tooltip. */
   modelName?: string;
   cache?: CacheStats;
@@ -33,6 +35,14 @@ export function cacheSummary(c: CacheStats): { bytes: number; keySaving: number 
   return { bytes, keySaving };
 }
 
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}
+
 export class StatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
 
@@ -48,6 +58,16 @@ export class StatusBar implements vscode.Disposable {
       item.text = '$(circle-slash) ThinK: no model';
       item.tooltip = 'ThinK Lens has no model. Click to select one: from the Hugging Face Hub, a local folder or GGUF file, or one Ollama or LM Studio downloaded.';
       item.command = 'thinkLens.selectModel';
+      item.backgroundColor = undefined;
+      return;
+    }
+    if (v.remote) {
+      item.text = `${v.state === 'busy' ? ICONS.busy : '$(cloud)'} ThinK remote: ${hostOf(v.remote)}`;
+      const lines = [`ThinK Lens engine: remote: ${v.remote} (${v.state})`];
+      if (v.modelName) lines.push(`Model: ${v.modelName}`);
+      lines.push("ThinK pruning and the cache are the server's business.", 'Click to open the Cache Inspector.');
+      item.tooltip = lines.join('\n');
+      item.command = 'thinkLens.openCacheInspector';
       item.backgroundColor = undefined;
       return;
     }

@@ -33,9 +33,28 @@ export type AnswerOutMessage =
   | { type: 'ask'; question: string }
   | { type: 'openCitation'; path: string; line: number };
 
+/** One figure a remote server reports (already formatted by the host). */
+export interface RemoteFigure {
+  label: string;
+  value: string;
+}
+
+/**
+ * The engine is a remote OpenAI-compatible server (thinkLens.engine): ThinK pruning and the cache
+ * are the server's business; the Inspector shows what it reports, fetched after each answer.
+ */
+export interface RemoteEngineInfo {
+  /** The API's base URL. */
+  url: string;
+  /** One plain line: the engine is remote and what that means for ThinK and the cache. */
+  note: string;
+  /** What the server reported last (best effort), and where from. */
+  metrics?: { source: string; figures: RemoteFigure[] };
+}
+
 /** Host -> Cache Inspector. */
 export type InspectorInMessage =
-  | { type: 'state'; state: RuntimeState; model?: ModelInfo; device?: Device; think?: ThinkSettings; memoryBudgetMb: number }
+  | { type: 'state'; state: RuntimeState; model?: ModelInfo; device?: Device; think?: ThinkSettings; memoryBudgetMb: number; remote?: RemoteEngineInfo }
   | { type: 'progress'; progress: ProgressNotification }
   | { type: 'masks'; masks: ThinkMasks };
 

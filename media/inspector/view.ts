@@ -3,7 +3,7 @@
 
 import type { InspectorState } from '../../core/inspectorState';
 import type { CacheStats, ProgressNotification } from '../../core/protocol/rpc';
-import type { HeadRef } from '../../core/protocol/webview';
+import type { HeadRef, RemoteEngineInfo } from '../../core/protocol/webview';
 import { byId, el, replaceChildren, setStat, stat } from '../shared/element';
 import { renderMaskHeatmap } from '../shared/maskHeatmap';
 import { formatBytes, formatCount, formatPercent, formatRate } from '../../core/numberFormat';
@@ -22,6 +22,8 @@ export class InspectorView {
         'div',
         { className: 'inspector-layout' },
         el('header', { className: 'toolbar' }, el('span', { className: 'badge', attrs: { 'data-stat': 'state', role: 'status' } }, 'no runtime'), el('span', { attrs: { 'data-stat': 'model' } }, 'No model loaded.')),
+        // Only with a remote engine (thinkLens.engine): what it means, and what the server reports.
+        el('section', { className: 'panel-section', attrs: { id: 'remote', hidden: true } }),
         el(
           'section',
           { className: 'panel-section' },
@@ -71,6 +73,7 @@ export class InspectorView {
       setStat('model', rt ? 'No model loaded.' : 'Waiting for the runtime…');
     }
 
+    this.renderRemote(rt?.remote);
     const cache = state.progress?.cache;
     this.renderCache(cache);
     const budget = rt ? rt.memoryBudgetMb * MIB : 0;
@@ -92,6 +95,23 @@ export class InspectorView {
       const mask = state.masks && state.selected ? state.masks.layers[state.selected.layer]?.[state.selected.head] : undefined;
       replaceChildren(byId('head-detail'), mask && state.selected ? renderChannelChart(mask, state.selected.layer, state.selected.head) : null);
     }
+  }
+
+  private renderRemote(remote: RemoteEngineInfo | undefined): void {
+    const section = byId('remote');
+    section.hidden = !remote;
+    if (!remote) return void replaceChildren(section);
+    setStat('model', `Remote engine ${remote.url}`);
+    const figures = remote.metrics?.figures ?? [];
+    replaceChildren(
+      section,
+      el('h3', {}, 'Remote engine'),
+      el('p', { attrs: { 'data-stat': 'remote-note' } }, remote.note),
+      figures.length
+        ? el('dl', { className: 'stats', attrs: { 'data-stat': 'remote-figures' } }, ...figures.flatMap((f) => [el('dt', {}, f.label), el('dd', {}, f.value)]))
+        : el('p', { className: 'muted' }, 'The server has reported no figures yet: they are fetched after each answer.'),
+      remote.metrics ? el('p', { className: 'muted' }, `From ${remote.metrics.source}.`) : null,
+    );
   }
 
   private renderCache(cache: CacheStats | undefined): void {

@@ -9,7 +9,7 @@ import { ThinkServer } from './server';
 export const SERVE_USAGE = `  think-lens serve --model DIR|FILE.gguf [--host 127.0.0.1] [--port 8080] [--name NAME]
                       [--api-key KEY] [--device cpu|webgpu|cuda] [--quantize int8|int4]
                       [--prune-ratio R] [--queue N (default 4)] [--max-body-bytes N] [--verbose]
-                      OpenAI-compatible API: /v1/models, /v1/chat/completions, /v1/completions, /metrics`;
+                      OpenAI-compatible API: /v1/models, /v1/chat/completions, /v1/completions, /metrics, /tokenize`;
 
 export async function serve(args: string[], io: CliIo): Promise<number> {
   const { values: v } = parse(args, {

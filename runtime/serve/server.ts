@@ -76,6 +76,7 @@ export class ThinkServer {
       '/v1/chat/completions': { method: 'POST', handler: (q, res) => this.complete('chat', q, res) },
       '/v1/completions': { method: 'POST', handler: (q, res) => this.complete('text', q, res) },
       '/metrics': { method: 'GET', handler: (_q, res) => this.metrics(res) },
+      '/tokenize': { method: 'POST', handler: (q, res) => this.tokenize(q, res) },
     };
     this.http = createServer((req, res) => void this.handle(req, res));
   }
@@ -130,7 +131,8 @@ export class ThinkServer {
   }
 
   private modelObject() {
-    return { id: this.modelName, object: 'model', created: this.created, owned_by: 'think-lens' };
+    // context_length is non-standard (vLLM says max_model_len): what a client may send in one request.
+    return { id: this.modelName, object: 'model', created: this.created, owned_by: 'think-lens', context_length: this.loaded.model.contextLength };
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -168,6 +170,20 @@ export class ThinkServer {
       cache: s.cache ? thinkLensInfo(s.cache).cache : null,
       rssBytes: s.rssBytes,
     });
+  }
+
+  /**
+   * POST /tokenize (non-standard, at the root like llama.cpp's and vLLM's): token counts with the
+   * model's tokenizer. `{ content: string }` -> `{ count }`; `{ content: string[] }` -> `{ counts }`.
+   * Counts only (the ids stay in the engine's worker); no BOS or chat template is added.
+   */
+  private async tokenize(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = (await readJson(req, this.opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES)) as { content?: unknown } | null;
+    const c = body && typeof body === 'object' ? body.content : undefined;
+    const texts = typeof c === 'string' ? [c] : Array.isArray(c) && c.every((t) => typeof t === 'string') ? (c as string[]) : null;
+    if (!texts) throw new ApiError(400, "'content' must be a string or an array of strings", 'invalid_request_error', null, 'content');
+    const counts = await this.engine.countTokens(texts);
+    json(res, 200, typeof c === 'string' ? { count: counts[0] } : { counts });
   }
 
   private async complete(kind: 'chat' | 'text', req: IncomingMessage, res: ServerResponse): Promise<void> {

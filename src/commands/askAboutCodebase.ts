@@ -243,7 +243,14 @@ export class AskCommand implements vscode.Disposable {
       }
       session.cache = result.cacheId
         ? { held: true, cacheId: result.cacheId, stamps: context.stamps, summary: context.summary }
-        : { held: false, why: result.finishReason === 'cancelled' ? 'The last answer was stopped while its prompt was read, so the runtime kept no context to build on' : 'The runtime kept no context to build on' };
+        : {
+            held: false,
+            why: loaded.remote
+              ? 'A remote engine keeps no context between questions'
+              : result.finishReason === 'cancelled'
+                ? 'The last answer was stopped while its prompt was read, so the runtime kept no context to build on'
+                : 'The runtime kept no context to build on',
+          };
     } catch (e) {
       session.cache = undefined;
       if (e instanceof vscode.CancellationError) return post({ type: 'error', message: 'Stopped before the answer started.' });

@@ -2,21 +2,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mock, Uri } from '../support/vscode';
-import { startExtension } from '../support/extensionHarness';
+import { EXTENSION_COMMANDS as COMMANDS, startExtension } from '../support/extensionHarness';
 import { isAlive, realRuntimeMissing, STORIES_DIR, until } from '../support/runtimeLaunch';
 import { missingModel } from '../support/models';
 
 const storiesMissing = missingModel(STORIES_DIR, 'model folder');
 
-const COMMANDS = [
-  'thinkLens.askAboutCodebase',
-  'thinkLens.summarizeFile',
-  'thinkLens.openCacheInspector',
-  'thinkLens.selectModel',
-  'thinkLens.selectModelFolder',
-  'thinkLens.downloadModel',
-  'thinkLens.restartRuntime',
-];
 
 test('package.json declares every command, the menus, the settings and limited untrusted-workspace support', async () => {
   const pkg = (await import('../../package.json')).default as Record<string, any>;
@@ -26,8 +17,8 @@ test('package.json declares every command, the menus, the settings and limited u
     assert.ok(pkg.contributes.menus[menu].some((m: { command: string }) => m.command === 'thinkLens.summarizeFile'), menu);
   }
   assert.deepEqual(Object.keys(pkg.contributes.configuration.properties).sort(), [
-    'thinkLens.contextTokens', 'thinkLens.device', 'thinkLens.maxNewTokens', 'thinkLens.memoryBudgetMb', 'thinkLens.model',
-    'thinkLens.observationWindow', 'thinkLens.pruneRatio', 'thinkLens.recent', 'thinkLens.temperature', 'thinkLens.weights',
+    'thinkLens.contextTokens', 'thinkLens.device', 'thinkLens.engine', 'thinkLens.maxNewTokens', 'thinkLens.memoryBudgetMb', 'thinkLens.model',
+    'thinkLens.observationWindow', 'thinkLens.pruneRatio', 'thinkLens.recent', 'thinkLens.remoteModel', 'thinkLens.temperature', 'thinkLens.weights',
   ]);
   assert.equal(pkg.capabilities.untrustedWorkspaces.supported, 'limited');
   assert.ok(pkg.capabilities.untrustedWorkspaces.restrictedConfigurations.includes('thinkLens.model'));
@@ -68,8 +59,8 @@ test('choosing Select Model from the activation message, then its folder item, c
 test('deactivation disposes everything: the runtime process is gone, status bar and log disposed', { skip: realRuntimeMissing() }, async () => {
   const h = await startExtension({ settings: { 'thinkLens.model': STORIES_DIR } });
   assert.equal(mock.messages.length, 0, 'a configured model needs no hint');
-  const loaded = await h.api.ctx.ensureModel();
-  const pid = loaded.client.pid;
+  await h.api.ctx.ensureModel();
+  const pid = h.api.ctx.supervisor.current?.pid;
   assert.ok(isAlive(pid));
   assert.match(mock.statusBarItems[0].text, /ThinK: ready/);
   await h.close();

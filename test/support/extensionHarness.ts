@@ -52,3 +52,15 @@ export async function startExtension(opts: HarnessOptions = {}): Promise<Harness
     },
   };
 }
+
+/** The commands the extension registers (and package.json contributes). */
+export const EXTENSION_COMMANDS = [
+  'thinkLens.askAboutCodebase',
+  'thinkLens.summarizeFile',
+  'thinkLens.openCacheInspector',
+  'thinkLens.selectModel',
+  'thinkLens.selectModelFolder',
+  'thinkLens.downloadModel',
+  'thinkLens.restartRuntime',
+  'thinkLens.setRemoteApiKey',
+];

@@ -1109,6 +1109,26 @@ class Memento {
   setKeysForSync(): void {}
 }
 
+/** VS Code's SecretStorage, in memory: get/store/delete and onDidChange, like the real one. */
+export class MockSecretStorage {
+  private readonly data = new Map<string, string>();
+  private readonly emitter = new EventEmitter<{ key: string }>();
+  readonly onDidChange = this.emitter.event;
+  async get(key: string): Promise<string | undefined> {
+    return this.data.get(key);
+  }
+  async store(key: string, value: string): Promise<void> {
+    this.data.set(key, value);
+    this.emitter.fire({ key });
+  }
+  async delete(key: string): Promise<void> {
+    if (this.data.delete(key)) this.emitter.fire({ key });
+  }
+  async keys(): Promise<string[]> {
+    return [...this.data.keys()];
+  }
+}
+
 export interface MockExtensionContext {
   subscriptions: { dispose(): unknown }[];
   extensionPath: string;
@@ -1120,6 +1140,7 @@ export interface MockExtensionContext {
   extensionMode: ExtensionMode;
   globalState: Memento;
   workspaceState: Memento;
+  secrets: MockSecretStorage;
   asAbsolutePath(relativePath: string): string;
   extension: { id: string; extensionPath: string; extensionUri: Uri; packageJSON: unknown };
 }
@@ -1320,6 +1341,7 @@ export const mock = {
       extensionMode: opts.mode ?? ExtensionMode.Test,
       globalState: new Memento(),
       workspaceState: new Memento(),
+      secrets: new MockSecretStorage(),
       asAbsolutePath: (rel: string) => nodePath.join(extensionPath, rel),
       extension: { id: 'think-lens.think-lens', extensionPath, extensionUri: Uri.file(extensionPath), packageJSON },
     };

@@ -222,3 +222,22 @@ test('one generation at a time: later requests wait in a bounded queue, then 429
     await small.close();
   }
 });
+
+test('POST /tokenize counts tokens with the model\'s tokenizer; /v1/models says the context length', { skip }, async () => {
+  const engine = new EngineHost();
+  try {
+    await engine.load({ modelDir: STORIES });
+    const texts = ['Once upon a time', 'a cat'];
+    const expected = await engine.countTokens(texts);
+    const batch = await post(server.url, '/tokenize', { content: texts });
+    assert.equal(batch.status, 200);
+    assert.deepEqual(await batch.json(), { counts: expected });
+    const one = await post(server.url, '/tokenize', { content: texts[0] });
+    assert.deepEqual(await one.json(), { count: expected[0] });
+    assert.equal((await post(server.url, '/tokenize', { content: 3 })).status, 400);
+    const models = (await (await fetch(`${server.url}/v1/models`)).json()) as { data: { context_length: number }[] };
+    assert.equal(models.data[0].context_length, server.loaded.model.contextLength);
+  } finally {
+    await engine.dispose();
+  }
+});
