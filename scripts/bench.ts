@@ -199,7 +199,7 @@ async function main(): Promise<void> {
           for (const { ratio, result: x } of run.results) {
             const bytes = x.weightBytesPerToken + x.keyBytes + x.valueBytes;
             push({
-              model: p.spec.name, context: n, runtime: 'ours', ratio, weights: args.quantize === 'int8' ? 'INT8' : args.quantize === 'int4' ? 'INT4' : 'F32', kv: 'F32', method: job.method,
+              model: p.spec.name, context: n, runtime: 'ours', ratio, weights: args.quantize === 'int8' ? 'INT8' : args.quantize === 'int4' ? 'INT4' : 'F32', kv: 'F32', defaults: false, method: job.method,
               prefillTokensPerSec: x.prefillTokensPerSec, decodeMsPerToken: x.decodeMsPerToken, decodeSteps: x.decodeSteps,
               keyBytes: x.keyBytes, valueBytes: x.valueBytes, peakRssBytes: x.peakRssBytes,
               bytesPerToken: bytes,
@@ -212,12 +212,24 @@ async function main(): Promise<void> {
         await measure();
       }
 
-      // llama.cpp at our weight precision with our float32 cache; F16 / F16 is its own default.
-      const llamaRuns: { ft: GgufFileType; kv: 'F32' | 'F16' }[] = [{ ft: quantFile ?? 'F32', kv: 'F32' }];
-      if (p.f16Contexts.includes(n) && !quantFile) llamaRuns.push({ ft: 'F16', kv: 'F16' });
-      for (const { ft, kv } of llamaRuns) {
-        log(`llama.cpp ${p.spec.name} ${n} tokens, ${ft} weights, ${kv} KV ...`);
-        const job: LlamaCppJob = { ggufPath: m.gguf[ft]!, steps, threads: THREADS, promptIds: ids, kvType: kv, gpu: args.device === 'webgpu' ? 'vulkan' : args.device };
+      // llama.cpp as its users run it first (our weights, its default F16 cache, flash attention on),
+      // then at our precision with our float32 cache; an F16 GGUF with its F16 cache where asked.
+      const llamaRuns: { ft: GgufFileType; kv: 'F32' | 'F16'; defaults: boolean }[] = [
+        { ft: quantFile ?? 'F32', kv: 'F16', defaults: true },
+        { ft: quantFile ?? 'F32', kv: 'F32', defaults: false },
+      ];
+      if (p.f16Contexts.includes(n) && !quantFile) llamaRuns.push({ ft: 'F16', kv: 'F16', defaults: false });
+      for (const { ft, kv, defaults } of llamaRuns) {
+        log(`llama.cpp ${p.spec.name} ${n} tokens, ${ft} weights, ${kv} KV${defaults ? ', flash attention on (its defaults)' : ''} ...`);
+        const job: LlamaCppJob = {
+          ggufPath: m.gguf[ft]!,
+          steps,
+          threads: THREADS,
+          promptIds: ids,
+          kvType: kv,
+          gpu: args.device === 'webgpu' ? 'vulkan' : args.device,
+          ...(defaults ? { flashAttention: true } : {}),
+        };
         try {
           const x = await runChild<LlamaCppResult>(join(ROOT, 'scripts/bench/llamacpp.ts'), job, CHILD_TIMEOUT_MS);
           const elem = kv === 'F32' ? 4 : 2;
@@ -226,7 +238,7 @@ async function main(): Promise<void> {
           const weightBytes = llamaWeightBytes(m.dir, ft);
           const bytes = weightBytes + 2 * keyBytes;
           push({
-            model: p.spec.name, context: n, runtime: 'llama.cpp', ratio: null, weights: ft, kv, method: `node-llama-cpp ${x.backend}, flash attention ${x.flashAttention}`,
+            model: p.spec.name, context: n, runtime: 'llama.cpp', ratio: null, weights: ft, kv, defaults, method: `node-llama-cpp ${x.backend}, flash attention ${x.flashAttention}`,
             prefillTokensPerSec: x.prefillTokensPerSec, decodeMsPerToken: x.decodeMsPerToken, decodeSteps: x.decodeSteps,
             keyBytes, valueBytes: keyBytes, peakRssBytes: x.peakRssBytes,
             bytesPerToken: bytes,

@@ -50,18 +50,20 @@ test('npm run bench -- --quick on a tiny model writes a complete report', async 
   assert.equal(report.quick, true);
   assert.deepEqual(report.failures, []);
   assert.ok(report.bandwidth.readGBps > 0 && report.bandwidth.copyGBps > 0);
-  // Measured before the first run and after each of the three (ours twice, llama.cpp once).
-  assert.equal(report.bandwidth.measurements, 4);
-  assert.equal(report.bandwidth.passes, 8);
+  // Measured before the first run and after each of the four (ours twice, llama.cpp twice).
+  assert.equal(report.bandwidth.measurements, 5);
+  assert.equal(report.bandwidth.passes, 10);
   assert.ok(report.bandwidth.lowestReadGBps > 0 && report.bandwidth.lowestReadGBps <= report.bandwidth.readGBps);
-  assert.match(stdout, /measured 4 times, before and after each run: read [\d.]+ to [\d.]+ GB\/s/);
+  assert.match(stdout, /measured 5 times, before and after each run: read [\d.]+ to [\d.]+ GB\/s/);
   assert.ok(report.totalSeconds > 0);
   assert.equal(report.machine.threads, 2);
 
   const ours = report.rows.filter((x) => x.runtime === 'ours');
   const llama = report.rows.filter((x) => x.runtime === 'llama.cpp');
   assert.deepEqual(ours.map((x) => x.ratio).sort(), [0, 0.5]);
-  assert.equal(llama.length, 1);
+  // llama.cpp as its users run it (F16 cache, flash attention on), then at our precision (F32 cache).
+  assert.deepEqual(llama.map((x) => [x.kv, x.defaults]), [['F16', true], ['F32', false]]);
+  assert.match(llama[0].method, /flash attention true/);
   for (const x of report.rows) {
     assert.equal(x.context, 1024);
     assert.equal(x.model, 'tiny-llama');
@@ -86,10 +88,12 @@ test('npm run bench -- --quick on a tiny model writes a complete report', async 
 
   assert.equal(report.ratios.length, 1);
   const q = report.ratios[0];
-  for (const k of ['prefillOursOverLlama', 'decodeSpeedupVsLlamaRatio0', 'decodeSpeedupVsLlamaPruned', 'prunedDecodeSpeedup', 'keyBytesRatio'] as const)
+  for (const k of ['decodeVsDefaultsRatio0', 'decodeVsDefaultsPruned', 'prefillVsDefaults', 'cacheBytesVsDefaults', 'prefillOursOverLlama', 'decodeSpeedupVsLlamaRatio0', 'decodeSpeedupVsLlamaPruned', 'prunedDecodeSpeedup', 'keyBytesRatio'] as const)
     assert.ok(q[k] !== null && q[k]! > 0, `${k} = ${q[k]}`);
+  // Our float32 cache at ratio 0.5 against llama.cpp's F16 cache of the same tokens: (kept + D) x 4 over 2D x 2 bytes.
+  assert.ok(Math.abs(q.cacheBytesVsDefaults! - (r5.keyBytes + r5.valueBytes) / (llama[0].keyBytes + llama[0].valueBytes)) < 1e-12);
   // The GGUF (with the llama Q/K row permutation) computes what our runtime computes.
-  assert.equal(q.nextTokenAgrees, true, `ours ${r0.firstTokens} vs llama.cpp ${llama[0].firstTokens}`);
+  assert.equal(q.nextTokenAgrees, true, `ours ${r0.firstTokens} vs llama.cpp ${llama[1].firstTokens}`);
 });
 
 test('npm run bench -- --quick --device webgpu: ours with the cache on the GPU, llama.cpp on Vulkan, the bound from the measured GPU bandwidth', async (t) => {
@@ -104,8 +108,8 @@ test('npm run bench -- --quick --device webgpu: ours with the cache on the GPU, 
   const ours = report.rows.filter((x) => x.runtime === 'ours');
   const llama = report.rows.filter((x) => x.runtime === 'llama.cpp');
   assert.deepEqual(ours.map((x) => x.ratio).sort(), [0, 0.5]);
-  assert.equal(llama.length, 1);
-  assert.match(llama[0].method, /vulkan/);
+  assert.equal(llama.length, 2);
+  for (const x of llama) assert.match(x.method, /vulkan/);
   for (const x of report.rows) {
     assert.equal(x.decodeSteps, 8);
     // The bound uses the GPU's bandwidth, not the CPU's.
@@ -120,7 +124,7 @@ test('npm run bench -- --quick --quantize int8: ours on MatMulNBits int8, llama.
   if (!hasNodeLlamaCpp()) return t.skip('node-llama-cpp is not installed (devDependency): the benchmark compares against it');
   const { report } = await quickBench(['--quantize', 'int8']);
   assert.deepEqual(report.failures, []);
-  assert.deepEqual(report.rows.map((x) => `${x.runtime} ${x.weights}`).sort(), ['llama.cpp Q8_0', 'ours INT8', 'ours INT8']);
+  assert.deepEqual(report.rows.map((x) => `${x.runtime} ${x.weights} ${x.kv}`).sort(), ['llama.cpp Q8_0 F16', 'llama.cpp Q8_0 F32', 'ours INT8 F32', 'ours INT8 F32']);
   const q = report.ratios[0];
   assert.ok(q.decodeSpeedupVsLlamaRatio0! > 0 && q.decodeSpeedupVsLlamaPruned! > 0);
   // Different 8-bit codes (asymmetric MatMulNBits vs symmetric Q8_0), same greedy next token on this model.
