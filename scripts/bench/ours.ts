@@ -14,6 +14,7 @@
 import { DEFAULT_PREFILL_CHUNK, Engine } from '../../runtime/engine/engine';
 import { KvCache } from '../../runtime/cache/kvcache';
 import { buildModelGraph } from '../../runtime/graph/model';
+import { WeightFile } from '../../runtime/graph/weightFile';
 import { Runner } from '../../runtime/engine/runner';
 import { openSession } from '../../runtime/engine/session';
 import { pruneAfterPrefill } from '../../runtime/cache/think';
@@ -115,7 +116,9 @@ async function runSharedPrefill(job: OursJob): Promise<OursRun> {
   const weights = openModel(job.modelDir);
   const config = { ...weights.config, contextLength: job.contextLength };
   const weightBits = job.quantize === 'int8' ? 8 : job.quantize === 'int4' ? 4 : undefined;
-  const opened = await openSession(buildModelGraph(weights, { weightBits }), job.modelDir, 'cpu', (level, msg) => level !== 'info' && process.stderr.write(`[ours ${level}] ${msg}\n`));
+  // Quantized weights are written to a weight file the session reads, as the Engine's load does.
+  const weightFile = weightBits ? WeightFile.create() : undefined;
+  const opened = await openSession(buildModelGraph(weights, { weightBits, weightFile }), job.modelDir, 'cpu', (level, msg) => level !== 'info' && process.stderr.write(`[ours ${level}] ${msg}\n`));
   const runner = new Runner(opened.session, config);
   const loadMs = performance.now() - t0;
   const n = job.promptIds.length;
@@ -162,6 +165,7 @@ async function runSharedPrefill(job: OursJob): Promise<OursRun> {
   };
   const results = [{ ratio: 0, result: stats(full) }, { ratio: job.ratio, result: stats(thin) }];
   await opened.session.release();
+  weightFile?.dispose();
   return { results };
 }
 
