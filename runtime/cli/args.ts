@@ -1,4 +1,6 @@
 // Command-line argument helpers shared by the think-lens commands: one-line usage errors.
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Device } from '../../core/protocol/settings';
 
@@ -46,4 +48,19 @@ export function num(flag: string, value: string | undefined, check: { int?: bool
 export function deviceFlag(value: string | undefined): Device | undefined {
   if (value !== undefined && value !== 'cpu' && value !== 'webgpu' && value !== 'cuda') throw new UsageError(`--device must be cpu, webgpu or cuda (got "${value}")`);
   return value;
+}
+
+export function quantizeFlag(value: string | undefined): 'int8' | 'int4' | undefined {
+  if (value !== undefined && value !== 'int8' && value !== 'int4') throw new UsageError(`--quantize must be int8 or int4 (got "${value}")`);
+  return value;
+}
+
+/** --model: an existing model folder or .gguf file, as an absolute path. */
+export function modelFlag(value: string | undefined, command: string): string {
+  if (!value) throw new UsageError(`${command} needs --model DIR|FILE.gguf`);
+  const path = resolve(value);
+  if (!existsSync(path)) throw new Error(`${path}: model not found (--model takes a model folder or a .gguf file)`);
+  if (!statSync(path).isDirectory() && !path.toLowerCase().endsWith('.gguf'))
+    throw new Error(`${path}: neither a folder nor a .gguf file (--model takes a model folder or a .gguf file)`);
+  return path;
 }

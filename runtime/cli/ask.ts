@@ -12,7 +12,7 @@ import { packFiles } from '../../core/context/pack';
 import type { GenerateResult, LoadResult, ThinkMasks } from '../../core/protocol/rpc';
 import { rankFiles } from '../../core/context/rank';
 import { scanWorkspace } from '../../core/context/scan';
-import { deviceFlag, num, parse, UsageError, type CliIo } from './args';
+import { deviceFlag, modelFlag, num, parse, UsageError, type CliIo } from './args';
 import { EngineHost } from '../host/engineHost';
 import { downloadModel, HubOfflineError } from '../../core/hub';
 import { DEFAULT_CONTEXT_TOKENS, DEFAULT_HUB_MODEL } from '../../core/defaultModel';
@@ -59,7 +59,7 @@ export async function ask(args: string[], io: CliIo): Promise<number> {
   const ratio = num('prune-ratio', v['prune-ratio'], { min: 0, max: 0.99 });
   const device = deviceFlag(v.device);
 
-  const modelDir = v.model ? resolve(v.model) : await hubModel(v.hub ?? DEFAULT_HUB_MODEL, io.stderr);
+  const modelDir = v.model ? modelFlag(v.model, 'ask') : await hubModel(v.hub ?? DEFAULT_HUB_MODEL, io.stderr);
   const host = new EngineHost({ onToken: (n) => io.stdout.write(n.text), onLog: (level, m) => level !== 'info' && io.stderr.write(`[${level}] ${m}\n`) });
   try {
     const loaded = await host.load({ modelDir, device, think: ratio === undefined ? undefined : { ratio } });

@@ -2,11 +2,11 @@
 // with ids, text, cache bytes and timings), write random-weight models of real shapes, download a
 // model from the Hugging Face Hub. Bad input ends with one line on stderr and a non-zero exit code
 // (2: usage, 1: everything else), never a stack trace unless THINK_LENS_DEBUG=1.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import type { GenerateParams, GenerateResult, LoadParams, Prompt, SamplingParams } from '../../core/protocol/rpc';
 import type { CompressionSettings, Device, ThinkSettings } from '../../core/protocol/settings';
-import { deviceFlag, num, parse, UsageError, type CliIo } from './args';
+import { deviceFlag, modelFlag, num, parse, quantizeFlag, UsageError, type CliIo } from './args';
 import { ask, ASK_USAGE } from './ask';
 import { DEFAULT_EVICT } from '../cache/evict';
 import { EngineHost } from '../host/engineHost';
@@ -122,11 +122,7 @@ const GENERATE_OPTIONS = {
 /** Validates generate's flags into the runtime's load and generate parameters. */
 export function generateRequest(args: string[]): { load: LoadParams; gen: GenerateParams; json: boolean; verbose: boolean } {
   const { values: v } = parse(args, GENERATE_OPTIONS);
-  if (!v.model) throw new UsageError('generate needs --model DIR|FILE.gguf');
-  const modelDir = resolve(v.model);
-  if (!existsSync(modelDir)) throw new Error(`${modelDir}: model not found (--model takes a model folder or a .gguf file)`);
-  if (!statSync(modelDir).isDirectory() && !modelDir.toLowerCase().endsWith('.gguf'))
-    throw new Error(`${modelDir}: neither a folder nor a .gguf file (--model takes a model folder or a .gguf file)`);
+  const modelDir = modelFlag(v.model, 'generate');
   if ((v.prompt === undefined) === (v['prompt-ids'] === undefined)) throw new UsageError('generate needs exactly one of --prompt TEXT or --prompt-ids CSV');
   let prompt: Prompt;
   if (v['prompt-ids'] !== undefined) {
@@ -180,8 +176,7 @@ export function generateRequest(args: string[]): { load: LoadParams; gen: Genera
   }
   const pruneValues = num('prune-values', v['prune-values'], { min: 0, max: 0.99 });
   if (pruneValues !== undefined) compression.pruneValues = pruneValues;
-  const quantize = v.quantize;
-  if (quantize !== undefined && quantize !== 'int8' && quantize !== 'int4') throw new UsageError(`--quantize must be int8 or int4 (got "${quantize}")`);
+  const quantize = quantizeFlag(v.quantize);
 
   const load: LoadParams = { modelDir, think, compression };
   if (quantize) load.quantize = quantize;

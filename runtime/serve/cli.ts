@@ -1,9 +1,7 @@
 // `think-lens serve`: flags into ServeOptions, one line with the URL once listening, and a clean
 // stop on SIGINT/SIGTERM (the running generation is cancelled, connections closed, worker ended).
-import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { LoadParams } from '../../core/protocol/rpc';
-import { deviceFlag, num, parse, UsageError, type CliIo } from '../cli/args';
+import { deviceFlag, modelFlag, num, parse, quantizeFlag, UsageError, type CliIo } from '../cli/args';
 import { ThinkServer } from './server';
 
 export const SERVE_USAGE = `  think-lens serve --model DIR|FILE.gguf [--host 127.0.0.1] [--port 8080] [--name NAME]
@@ -25,18 +23,11 @@ export async function serve(args: string[], io: CliIo): Promise<number> {
     queue: { type: 'string' },
     verbose: { type: 'boolean' },
   });
-  if (!v.model) throw new UsageError('serve needs --model DIR|FILE.gguf');
-  const modelDir = resolve(v.model);
-  if (!existsSync(modelDir)) throw new Error(`${modelDir}: model not found (--model takes a model folder or a .gguf file)`);
-  if (!statSync(modelDir).isDirectory() && !modelDir.toLowerCase().endsWith('.gguf'))
-    throw new Error(`${modelDir}: neither a folder nor a .gguf file (--model takes a model folder or a .gguf file)`);
-  const load: LoadParams = { modelDir };
+  const load: LoadParams = { modelDir: modelFlag(v.model, 'serve') };
   const device = deviceFlag(v.device);
   if (device) load.device = device;
-  if (v.quantize !== undefined) {
-    if (v.quantize !== 'int8' && v.quantize !== 'int4') throw new UsageError(`--quantize must be int8 or int4 (got "${v.quantize}")`);
-    load.quantize = v.quantize;
-  }
+  const quantize = quantizeFlag(v.quantize);
+  if (quantize) load.quantize = quantize;
   const ratio = num('prune-ratio', v['prune-ratio'], { min: 0, max: 1 });
   if (ratio !== undefined) load.think = { ratio };
   const port = num('port', v.port, { int: true, min: 0 }) ?? 8080;
