@@ -2,7 +2,7 @@
 // or a single .gguf file (llama.cpp, Ollama, LM Studio), with its tokenizer and the weight
 // precision the graph should compute in.
 import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { LoadParams } from '../../core/protocol/rpc';
 import { Tokenizer } from '../text/tokenizer';
 import { ModelError } from './errors';
@@ -29,8 +29,10 @@ export async function openModelSource(params: LoadParams): Promise<OpenedModel> 
   const path = params.modelDir;
   if (!existsSync(path)) throw new ModelError(path, 'not found (a model is a Hugging Face folder or a .gguf file)');
   if (isGgufPath(path)) {
-    const weights = openGguf(path);
-    const tokenizer = await Tokenizer.fromGguf(readGguf(weights.file!));
+    // One read of the header (metadata with the whole vocabulary) serves weights and tokenizer.
+    const file = readGguf(resolve(path));
+    const weights = openGguf(path, file);
+    const tokenizer = await Tokenizer.fromGguf(file);
     const quantize = params.quantize ?? defaultQuantize(weights.dtype);
     const notes = !params.quantize && quantize ? [`${weights.dtype} GGUF: linear layers run as ${quantize} (MatMulNBits${exactFrom(weights.dtype, quantize) ? ', the blocks as they are' : ', decoded and quantized again'})`] : [];
     return { weights, tokenizer, quantize, notes };

@@ -95,9 +95,8 @@ export function rotaryRowOrder(heads: number, D: number): Int32Array {
 }
 
 /** Opens a .gguf file as ModelWeights (header and tensor table only; no weight bytes are read). */
-export function openGguf(path: string): ModelWeights {
+export function openGguf(path: string, file: GgufFile = readGguf(resolve(path))): ModelWeights {
   const abs = resolve(path);
-  const file = readGguf(abs);
   const config = ggufConfig(file);
   const arch = new GgufMetadata(file).string('general.architecture');
   const dir = dirname(abs);
