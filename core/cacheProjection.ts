@@ -18,8 +18,11 @@ export interface CacheSettings {
 
 export type CacheShape = Pick<ModelInfo, 'layers' | 'kvHeads' | 'headDim'>;
 
-/** Values move with their keys into the compressed tiers (runtime/cache/kvcache.ts CacheLayout). */
-function compressedLayout(c: CompressionSettings): boolean {
+/**
+ * Whether these settings need the compressed cache layout, where values move with their keys into
+ * the compressed tiers (runtime/cache/kvcache.ts CacheLayout): KIVI codes or pruned value channels.
+ */
+export function needsCompressedLayout(c: CompressionSettings): boolean {
   return c.kvBits !== null || c.pruneValues > 0;
 }
 
@@ -30,7 +33,7 @@ export function projectTiers(s: CacheSettings, n: number, N: number, layers: num
   const w = c.evict ? Math.min(c.evict.window, n) : 0;
   const stored = c.evict && n - w > c.evict.tokenBudget ? c.evict.tokenBudget + w : n;
   // With nothing to compress (ratio 0 everywhere, plain layout) no token leaves the full tier.
-  const compresses = compressedLayout(c) || Array.from({ length: layers }, (_, l) => ratioOf(think, l)).some((r) => r > 0);
+  const compresses = needsCompressedLayout(c) || Array.from({ length: layers }, (_, l) => ratioOf(think, l)).some((r) => r > 0);
   const fromPrompt = compresses ? Math.max(0, stored - think.recent) : 0;
   const fullAtEnd = stored - fromPrompt + N;
   const full = compresses && think.flush > 0 ? Math.min(fullAtEnd, think.flush) : fullAtEnd;
@@ -45,7 +48,7 @@ export function projectCacheBytes(s: CacheSettings, n: number, N: number, m: Cac
   const { think, compression: c } = s;
   const D = m.headDim;
   const tiers = projectTiers(s, n, N, m.layers);
-  const keptValues = compressedLayout(c) ? keptCount(c.pruneValues, D) : D;
+  const keptValues = needsCompressedLayout(c) ? keptCount(c.pruneValues, D) : D;
   let perHead = 0;
   for (let l = 0; l < m.layers; l++) {
     // Before any pruning a head keeps (and indexes) all D channels: ThinK's rounding of ratio 0.

@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Engine } from '../runtime/engine/engine';
+import { WEIGHT_FILE } from '../runtime/graph/weightFile';
 import { makeRandomModel } from '../runtime/model/makeRandom';
 import { promptIds, randomSmolLM2 } from './bench/models';
 
@@ -127,7 +128,7 @@ async function loadChild(model: string, quantize: 'int4' | 'int8'): Promise<void
   const row: LoadRow = {
     quantize,
     parameters: engine.loaded.model.parameters,
-    weightBytes: statSync(join(weightDir, folder, 'weights.bin')).size,
+    weightBytes: statSync(join(weightDir, folder, WEIGHT_FILE)).size,
     fileBytes: readdirSync(model).filter((n) => n.endsWith('.safetensors')).reduce((n, f) => n + statSync(join(model, f)).size, 0),
     rssBeforeBytes: rssBefore,
     peakRssBytes: peakRss(),

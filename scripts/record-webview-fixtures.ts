@@ -88,7 +88,7 @@ async function main(): Promise<void> {
   answer.push({ type: 'done', result: done });
 
   mkdirSync(outDir, { recursive: true });
-  const source = `recorded from runtime/engine.ts on stories260k (think ${JSON.stringify(think)}, prefill chunk 64) by scripts/record-webview-fixtures.ts`;
+  const source = `recorded from runtime/engine/engine.ts on stories260k (think ${JSON.stringify(think)}, prefill chunk 64) by scripts/record-webview-fixtures.ts`;
   writeFileSync(resolve(outDir, 'inspector-session.json'), fixtureJson({ source }, inspector));
   writeFileSync(resolve(outDir, 'answer-session.json'), fixtureJson({ source: `${source}; token texts replaced by a written markdown answer`, answer: ANSWER }, answer));
   console.log(`record-webview-fixtures: ${inspector.length} inspector and ${answer.length} answer messages (${tokenCount} tokens, finish ${result.finishReason})`);

@@ -3,6 +3,7 @@
 //   2. value-channel masks (ours), scored from the same mass and W_o's column energy;
 //   3. ThinK key-channel masks, then the move of all but the newest `recent` tokens to the
 //      compact tier, where KIVI quantizes every whole group of 32.
+export { needsCompressedLayout } from '../../core/cacheProjection';
 import type { CompressionSettings, ThinkSettings } from '../../core/protocol/settings';
 import type { ModelConfig } from '../model/config';
 import { selectTokens } from './evict';
@@ -62,11 +63,6 @@ export function compressAfterPrefill(x: CompressInputs): void {
 /** The window's attention mass is needed (and the scorer must run) for these settings. */
 export function needsWindowMass(c: CompressionSettings): boolean {
   return c.evict !== null || c.pruneValues > 0;
-}
-
-/** Values move with keys (compressed cache layout and graph) for these settings. */
-export function needsCompressedLayout(c: CompressionSettings): boolean {
-  return c.kvBits !== null || c.pruneValues > 0;
 }
 
 export function checkCompression(c: CompressionSettings): void {

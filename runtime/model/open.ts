@@ -8,7 +8,7 @@ import { Tokenizer } from '../text/tokenizer';
 import { ModelError } from './errors';
 import { readGguf } from './gguf/file';
 import { openGguf } from './gguf/model';
-import type { WeightBits } from './quantize';
+import { movesExactly } from './quantizeTensor';
 import { openModel, type ModelWeights, type StoredType } from './weights';
 
 export interface OpenedModel {
@@ -34,7 +34,7 @@ export async function openModelSource(params: LoadParams): Promise<OpenedModel> 
     const weights = openGguf(path, file);
     const tokenizer = await Tokenizer.fromGguf(file);
     const quantize = params.quantize ?? defaultQuantize(weights.dtype);
-    const notes = !params.quantize && quantize ? [`${weights.dtype} GGUF: linear layers run as ${quantize} (MatMulNBits${exactFrom(weights.dtype, quantize) ? ', the blocks as they are' : ', decoded and quantized again'})`] : [];
+    const notes = !params.quantize && quantize ? [`${weights.dtype} GGUF: linear layers run as ${quantize} (MatMulNBits${movesExactly(weights.dtype, quantize === 'int4' ? 4 : 8) ? ', the blocks as they are' : ', decoded and quantized again'})`] : [];
     return { weights, tokenizer, quantize, notes };
   }
   const weights = openModel(path);
@@ -51,9 +51,4 @@ export function defaultQuantize(dtype: StoredType): LoadParams['quantize'] {
   if (dtype === 'Q4_0' || dtype === 'Q4_K') return 'int4';
   if (dtype === 'Q5_K' || dtype === 'Q6_K' || dtype === 'Q8_0') return 'int8';
   return undefined;
-}
-
-function exactFrom(dtype: StoredType, quantize: LoadParams['quantize']): boolean {
-  const bits: WeightBits | undefined = quantize === 'int4' ? 4 : quantize === 'int8' ? 8 : undefined;
-  return (dtype === 'Q8_0' && bits === 8) || (dtype === 'Q4_0' && bits === 4);
 }

@@ -14,10 +14,14 @@ import { readRows, readTensorBytes, type TensorRef } from './weights';
 const SLAB_VALUES = 1 << 24;
 const QK = 32;
 
+/** Whether a tensor stored as `dtype` moves into `bits`-bit blocks exactly (no second rounding). */
+export function movesExactly(dtype: TensorRef['dtype'], bits: WeightBits | undefined): boolean {
+  return (dtype === 'Q8_0' && bits === 8) || (dtype === 'Q4_0' && bits === 4);
+}
+
 export function quantizeTensor(ref: TensorRef, bits: WeightBits, slabValues = SLAB_VALUES): QuantizedWeight {
   const [N, K] = ref.shape;
-  if (ref.dtype === 'Q8_0' && bits === 8) return fromQ8_0(readTensorBytes(ref), N, K);
-  if (ref.dtype === 'Q4_0' && bits === 4) return fromQ4_0(readTensorBytes(ref), N, K);
+  if (movesExactly(ref.dtype, bits)) return ref.dtype === 'Q8_0' ? fromQ8_0(readTensorBytes(ref), N, K) : fromQ4_0(readTensorBytes(ref), N, K);
   const step = Math.max(1, Math.floor(slabValues / K));
   const slabs: QuantizedWeight[] = [];
   for (let r = 0; r < N; r += step) {

@@ -62,8 +62,8 @@ export interface ModelWeights {
   /** The type holding most of the parameters (a few tensors, e.g. norms, may differ). */
   dtype: StoredType;
   /**
-   * Every weight must reach onnxruntime as in-memory data (GGUF: block formats are decoded and
-   * rows reordered at load, and onnxruntime takes external data from memory or files, not both).
+   * The weights are decoded at load (GGUF: ggml blocks to float32, Llama's q/k rows reordered), so
+   * the graph takes them from the weight file (graph/weightFile.ts), never in place from the file.
    */
   inMemory?: boolean;
   embed: TensorRef;

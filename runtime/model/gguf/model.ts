@@ -7,14 +7,12 @@
 // adjacent-pair RoPE order (HF row p * D/2 + i is stored as row 2i + p, per head), 'qwen2' and
 // 'qwen3' keep HF's rotate-half order; a tied LM head has no output.weight; Llama 3.1's RoPE
 // rescaling is a `rope_freqs.weight` tensor of per-dimension divisors.
-import { closeSync, openSync, readSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { parseConfig, type Architecture, type ModelConfig } from '../config';
 import { ModelError } from '../errors';
 import { elementCount } from '../safetensors';
-import type { LayerWeights, ModelWeights, StoredType, TensorRef } from '../weights';
-import { dequantize } from './dequantize';
-import { GgufMetadata, readGguf, type GgufFile, type GgufTensorInfo } from './file';
+import { readTensor, type LayerWeights, type ModelWeights, type StoredType, type TensorRef } from '../weights';
+import { GgufMetadata, readGguf, type GgufFile } from './file';
 import { READABLE_TYPES } from './types';
 
 const ARCHITECTURES: Record<string, Architecture> = {
@@ -67,23 +65,12 @@ export function ggufConfig(file: GgufFile): ModelConfig {
   const freqs = file.tensors.get('rope_freqs.weight');
   if (freqs) {
     if (config.ropeScaling) throw new ModelError(file.path, 'rope_freqs.weight and a rope.scaling.type together are not supported');
-    const factors = Float64Array.from(dequantize(freqs.type, readBytes(file.path, freqs), elementCount(freqs.dims)));
+    const ref: TensorRef = { name: freqs.name, dtype: freqs.type.name as StoredType, shape: [...freqs.dims].reverse(), path: file.path, file: basename(file.path), offset: freqs.offset, byteLength: freqs.byteLength };
+    const factors = Float64Array.from(readTensor(ref));
     if (factors.length !== config.headDim / 2) throw new ModelError(file.path, `rope_freqs.weight has ${factors.length} values, expected head_dim / 2 = ${config.headDim / 2}`);
     return { ...config, ropeScaling: { type: 'factors', factors } };
   }
   return config;
-}
-
-/** One small tensor's bytes (rope_freqs), read at its offset. */
-function readBytes(path: string, t: GgufTensorInfo): Uint8Array {
-  const bytes = new Uint8Array(t.byteLength);
-  const fd = openSync(path, 'r');
-  try {
-    if (readSync(fd, bytes, 0, t.byteLength, t.offset) !== t.byteLength) throw new ModelError(path, `truncated while reading tensor "${t.name}"`);
-  } finally {
-    closeSync(fd);
-  }
-  return bytes;
 }
 
 /** HF row r of a head-major q/k matrix -> its GGUF row (adjacent-pair order), for `heads` heads of D rows. */
