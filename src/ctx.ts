@@ -19,7 +19,7 @@ import { StatusBar } from './statusBar';
 /** Runs "ThinK Lens: Select Model" (the picker: Hub download, folder, GGUF file, models found locally). */
 export const SELECT_MODEL_ACTION = 'Select Model';
 export const DOWNLOAD_MODEL_ACTION = 'Download Model';
-export const MANAGE_TRUST_ACTION = 'Manage Workspace Trust';
+const MANAGE_TRUST_ACTION = 'Manage Workspace Trust';
 
 /** No usable model is configured; the message says how to get one. */
 export class NoModelError extends Error {

@@ -224,3 +224,9 @@ export class RuntimeClient implements vscode.Disposable {
 }
 
 const rpcLogMethod = 'log' satisfies keyof RpcNotifications;
+
+/** What a failed request tells the user: a crashed runtime is being restarted, so asking again works. */
+export function failureMessage(e: unknown): string {
+  if (e instanceof RuntimeExitedError) return `${e.message} It is being restarted; ask again.`;
+  return e instanceof Error ? e.message : String(e);
+}

@@ -5,6 +5,7 @@ import * as vscode from 'vscode';
 import { formatBytes, formatPercent } from '../core/numberFormat';
 import type { CacheStats } from '../core/protocol/rpc';
 import type { RuntimeState } from '../core/protocol/webview';
+import { REMOTE_NOTE } from './remote/remoteEngine';
 
 export interface StatusView {
   state: RuntimeState;
@@ -65,7 +66,7 @@ export class StatusBar implements vscode.Disposable {
       item.text = `${v.state === 'busy' ? ICONS.busy : '$(cloud)'} ThinK remote: ${hostOf(v.remote)}`;
       const lines = [`ThinK Lens engine: remote: ${v.remote} (${v.state})`];
       if (v.modelName) lines.push(`Model: ${v.modelName}`);
-      lines.push("ThinK pruning and the cache are the server's business.", 'Click to open the Cache Inspector.');
+      lines.push(`${REMOTE_NOTE}.`, 'Click to open the Cache Inspector.');
       item.tooltip = lines.join('\n');
       item.command = 'thinkLens.openCacheInspector';
       item.backgroundColor = undefined;

@@ -12,7 +12,7 @@ import { firstTurnMessages } from '../../core/context/prompt';
 import { streamGenerate } from '../answerStream';
 import { gatherFromWorkspace, resolveCitation, type GatherContext } from '../commands/askAboutCodebase';
 import { DOWNLOAD_MODEL_ACTION, NoModelError, SELECT_MODEL_ACTION, type Ctx, type LoadedModel } from '../ctx';
-import { RuntimeExitedError } from '../runtimeClient';
+import { failureMessage } from '../runtimeClient';
 import { chatParticipantApi } from './lmApi';
 
 /** `contributes.chatParticipants[].id` in package.json (its `name`, `thinklens`, is what users type after `@`). */
@@ -166,7 +166,7 @@ export class ThinkLensParticipant {
     result: (m: ThinkLensChatMetadata, errorDetails?: vscode.ChatErrorDetails) => vscode.ChatResult,
   ): vscode.ChatResult {
     if (token.isCancellationRequested || e instanceof vscode.CancellationError) return result({ outcome: 'cancelled' });
-    const message = e instanceof RuntimeExitedError ? `${e.message} It is being restarted; ask again.` : e instanceof Error ? e.message : String(e);
+    const message = failureMessage(e);
     this.ctx.log.error(`@thinklens: ${message}`);
     return result({ outcome: 'error' }, { message: `ThinK Lens: ${message}` });
   }

@@ -21,7 +21,7 @@ import type { ThinkLensConfig } from '../config';
 import { AnswerPanel } from '../panels/answerPanel';
 import { nextTurn, streamGenerate } from '../answerStream';
 import { stampFiles, unchangedSince, type FileStamp } from '../contextFingerprint';
-import { RuntimeExitedError, RuntimeRequestError } from '../runtimeClient';
+import { failureMessage, RuntimeRequestError } from '../runtimeClient';
 import { gatherWorkspaceContext } from '../workspaceContext';
 import { tokenBudget, type TokenBudget } from '../../core/context/budget';
 import { firstTurnMessages, overheadText, TEMPLATE_OVERHEAD_TOKENS } from '../../core/context/prompt';
@@ -254,12 +254,7 @@ export class AskCommand implements vscode.Disposable {
     } catch (e) {
       session.cache = undefined;
       if (e instanceof vscode.CancellationError) return post({ type: 'error', message: 'Stopped before the answer started.' });
-      const message =
-        e instanceof RuntimeExitedError
-          ? `${e.message} It is being restarted; ask again.`
-          : e instanceof Error
-            ? e.message
-            : String(e);
+      const message = failureMessage(e);
       this.ctx.log.error(`Ask About Codebase: ${message}`);
       post({ type: 'error', message });
     } finally {

@@ -15,7 +15,7 @@ import { pickAndStore, storeModel } from './selectModelFolder';
 export const PICK_DOWNLOAD = 'Download from the Hugging Face Hub…';
 export const PICK_FOLDER = 'Local model folder…';
 export const PICK_GGUF = 'GGUF file…';
-export const SELECT_ANOTHER_FILE_ACTION = 'Select Another File';
+const SELECT_ANOTHER_FILE_ACTION = 'Select Another File';
 
 const SOURCE_NAMES: Record<LocalModel['source'], string> = { ollama: 'Ollama', lmstudio: 'LM Studio' };
 
@@ -25,7 +25,7 @@ interface ModelPick extends vscode.QuickPickItem {
 }
 
 /** The picker's items: the three ways to name a model, then the models found on this machine. */
-export function modelPicks(ctx: Ctx): ModelPick[] {
+function modelPicks(ctx: Ctx): ModelPick[] {
   const scan = ctx.findLocalModels();
   for (const s of scan.skipped) ctx.log.info(`local models: skipped ${s.where}: ${s.why}`);
   ctx.log.info(`local models: ${scan.models.length} GGUF file${scan.models.length === 1 ? '' : 's'} from Ollama and LM Studio`);
@@ -79,12 +79,11 @@ async function useLocalModel(ctx: Ctx, m: LocalModel): Promise<string | undefine
 }
 
 /** "GGUF file…": an open dialog for .gguf files; a file that is not a usable GGUF is explained, and another can be chosen. */
-export function selectGgufFile(ctx: Ctx, preset?: vscode.Uri): Promise<string | undefined> {
+function selectGgufFile(ctx: Ctx): Promise<string | undefined> {
   return pickAndStore(ctx, {
     dialog: { canSelectFiles: true, canSelectFolders: false, filters: { 'GGUF model': ['gguf'] }, title: 'Select a GGUF model file (llama.cpp format)' },
     check: checkGgufFile,
     again: SELECT_ANOTHER_FILE_ACTION,
-    preset,
   });
 }
 

@@ -7,7 +7,7 @@ import type { Ctx } from '../ctx';
 import { SECTION } from '../config';
 import { checkModelFolder, describeProblems, type ModelFolderCheck } from '../modelFolder';
 
-export const SELECT_ANOTHER_ACTION = 'Select Another Folder';
+const SELECT_ANOTHER_ACTION = 'Select Another Folder';
 
 /**
  * Stores a checked model (folder or GGUF file) in `thinkLens.model`, user settings, and says so in

@@ -19,7 +19,7 @@ export interface RemoteTimeouts {
   metaMs: number;
 }
 
-export const DEFAULT_TIMEOUTS: RemoteTimeouts = { responseMs: 120_000, idleMs: 60_000, metaMs: 15_000 };
+const DEFAULT_TIMEOUTS: RemoteTimeouts = { responseMs: 120_000, idleMs: 60_000, metaMs: 15_000 };
 
 export type RemoteErrorKind = 'unreachable' | 'timeout' | 'auth' | 'notCompatible' | 'busy' | 'server' | 'request';
 

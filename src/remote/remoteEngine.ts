@@ -25,9 +25,9 @@ import { OpenAiClient, RemoteCancelled, type RemoteTimeouts } from './openaiClie
 import { isLlamaCppProps, kindFromModels, llamaCppContext, llamaCppFigures, thinkLensFigures, vllmFigures, type ServerKind } from './serverReport';
 
 /** A model context to assume when the server does not say. */
-export const FALLBACK_CONTEXT = 8192;
+const FALLBACK_CONTEXT = 8192;
 /** Characters per token when the server cannot count them. */
-export const CHARS_PER_TOKEN = 4;
+const CHARS_PER_TOKEN = 4;
 
 export const REMOTE_NOTE = "ThinK pruning and the cache are the server's business";
 
@@ -67,8 +67,6 @@ export class RemoteEngine {
   readonly http: OpenAiClient;
   kind: ServerKind = 'unknown';
   model: string | undefined;
-  /** Whether the last answer came with the server's cache figures (think-lens serve), else zeros. */
-  cacheReported = false;
   private report: RemoteEngineInfo['metrics'];
   private loadResult: LoadResult | undefined;
   private readonly running = new Map<string, AbortController>();
@@ -205,7 +203,6 @@ export class RemoteEngine {
       );
       const promptTokens = res.usage?.prompt_tokens ?? (await this.countTokens(messages.map((m) => m.content)).catch(() => [0])).reduce((a, b) => a + b, 0);
       const serverCache = res.thinkLens?.cache;
-      this.cacheReported = Boolean(serverCache);
       const prefillMs = res.firstDeltaMs ?? res.totalMs;
       const decodeMs = res.totalMs - prefillMs;
       return {
@@ -324,7 +321,7 @@ function promptMessages(p: GenerateParams): ChatMessage[] {
 }
 
 /** OpenAI's finish_reason in the runtime's words. */
-export function finishReason(r: string | null): FinishReason {
+function finishReason(r: string | null): FinishReason {
   if (r === 'length') return 'length';
   return 'eos';
 }

@@ -1,6 +1,6 @@
 // The pure pieces of docs/compression.md, written plainly in float64 for the reference forward
-// (reference.ts) and its unit tests. Deliberately independent of runtime/evict.ts, kivi.ts and
-// valuePrune.ts (only the float16 rounding is shared, from safetensors.ts), so exactness tests
+// (reference.ts) and its unit tests. Deliberately independent of runtime/cache/evict.ts, kivi.ts and
+// valuePrune.ts (only the float16 rounding is shared, from runtime/model/safetensors.ts), so exactness tests
 // compare two separate readings of the document.
 import { floatToHalf } from '../../runtime/model/safetensors';
 

@@ -48,7 +48,7 @@ const MEDIA_PACKAGES = ['markdown-it'];
 const VSCODE_ALLOWED = ['src/', 'test/src/', 'test/support/', 'test/integration/', 'test/e2e/'];
 
 /** The layer a repository path belongs to, or undefined (package.json, bin/, outside the repo). */
-export function layerOf(file: string): Layer | undefined {
+function layerOf(file: string): Layer | undefined {
   const top = file.split('/')[0];
   return (LAYERS as readonly string[]).includes(top) ? (top as Layer) : undefined;
 }
