@@ -66,6 +66,24 @@ export class ThinkLensChatProvider implements LanguageModelChatProvider, vscode.
 
   /** The model entry for the configured model (none without one). */
   entries(): LanguageModelChatInformation[] {
+    const { engine } = this.ctx.config;
+    // A remote engine answers every request (ctx.ensureModel), whatever thinkLens.model says.
+    if (engine !== 'local') {
+      const label = this.ctx.remoteEngine?.model ?? (this.ctx.config.remoteModel || new URL(engine.url).host);
+      return [
+        {
+          id: label,
+          name: label,
+          family: 'remote',
+          version: 'remote',
+          detail: `ThinK Lens, remote: ${engine.url}`,
+          tooltip: `${label} on ${engine.url}`,
+          maxInputTokens: this.ctx.config.contextTokens,
+          maxOutputTokens: this.ctx.config.maxNewTokens,
+          capabilities: { imageInput: false, toolCalling: false },
+        },
+      ];
+    }
     const src = this.ctx.modelSource();
     if (src.kind === 'none') return [];
     const label = src.kind === 'hub' ? src.repo : path.basename(src.dir);

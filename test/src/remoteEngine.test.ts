@@ -18,6 +18,7 @@ import { normalizeEngineUrl } from '../../src/remote/openaiClient';
 import { llamaCppFigures, parsePrometheus, vllmFigures } from '../../src/remote/serverReport';
 import { readConfig } from '../../src/config';
 import { REMOTE_API_KEY_SECRET } from '../../src/ctx';
+import { VENDOR, type ThinkLensChatProvider } from '../../src/chat/provider';
 
 const storiesMissing = missingModel(STORIES, 'stories260k');
 
@@ -271,4 +272,15 @@ test('remote: a stream that stops mid-answer hits the idle timeout; the panel sa
   assert.ok(posted(p).some((m) => m.type === 'token' && m.text === 'Hello'), 'what came before the stall was shown');
   assert.equal(errorOf(p), `${url} sent nothing for 500 ms mid-answer (/v1/chat/completions); gave up`);
   assert.match(mock.outputChannels[0].lines.map((l) => l.message).join('\n'), /token counts are estimates \(~4 characters per token\)/, 'no /tokenize: estimated, logged');
+});
+
+test('remote: the chat model picker lists the remote engine, not thinkLens.model, before and without any request', async (t) => {
+  const h = await remoteExtension('http://127.0.0.1:9/v1', { 'thinkLens.model': '/some/local/model', 'thinkLens.contextTokens': 4096 });
+  t.after(() => h.close());
+  const provider = mock.chatProvider<ThinkLensChatProvider>(VENDOR);
+  assert.ok(provider, 'the provider is registered');
+  const [entry, ...rest] = provider.entries();
+  assert.equal(rest.length, 0);
+  assert.deepEqual([entry.name, entry.family, entry.maxInputTokens], ['127.0.0.1:9', 'remote', 4096]);
+  assert.match(entry.detail ?? '', /remote: http:\/\/127\.0\.0\.1:9\/v1/);
 });
