@@ -144,3 +144,8 @@ export function resolveModelSource(model: string, globalStorage: string, workspa
   if (!model.startsWith('.') && !isModelFileName(model) && isHubRepoId(model)) return { kind: 'hub', repo: model, dir: hubModelDir(globalStorage, model) };
   return local(path.resolve(workspaceRoot ?? process.cwd(), model));
 }
+
+/** How a model source is named in the status bar and the chat model picker. */
+export function modelLabel(src: ModelSource): string | undefined {
+  return src.kind === 'none' ? undefined : src.kind === 'hub' ? src.repo : path.basename(src.dir);
+}

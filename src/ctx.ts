@@ -8,7 +8,7 @@ import type { CacheStats, LoadResult, MasksNotification, ProgressNotification, T
 import type { InspectorInMessage, RuntimeState } from '../core/protocol/webview';
 import { findLocalModels, type LocalModelScan } from '../core/localModels';
 import { findRuntime, type RuntimeLaunch } from './bootstrap';
-import { readConfig, resolveModelSource, SECTION, type ModelSource, type ThinkLensConfig } from './config';
+import { modelLabel, readConfig, resolveModelSource, SECTION, type ModelSource, type ThinkLensConfig } from './config';
 import { checkModelFolder, describeProblems } from './modelFolder';
 import type { EngineClient, RuntimeClient } from './runtimeClient';
 import { RemoteEngine, REMOTE_NOTE } from './remote/remoteEngine';
@@ -20,6 +20,12 @@ import { StatusBar } from './statusBar';
 export const SELECT_MODEL_ACTION = 'Select Model';
 export const DOWNLOAD_MODEL_ACTION = 'Download Model';
 const MANAGE_TRUST_ACTION = 'Manage Workspace Trust';
+
+/** The command behind each way of getting a model that a NoModelError offers. */
+export const MODEL_ACTION_COMMANDS: Record<string, string> = {
+  [SELECT_MODEL_ACTION]: 'thinkLens.selectModel',
+  [DOWNLOAD_MODEL_ACTION]: 'thinkLens.downloadModel',
+};
 
 /** No usable model is configured; the message says how to get one. */
 export class NoModelError extends Error {
@@ -44,6 +50,11 @@ export interface CtxDeps {
 
 /** Where the remote engine's API key lives in VS Code's SecretStorage. */
 export const REMOTE_API_KEY_SECRET = 'thinkLens.remoteApiKey';
+
+/** Exact token counts from the loaded model's tokenizer (the runtime's, or the remote server's). */
+export function tokenCounter(loaded: LoadedModel, token?: vscode.CancellationToken): (texts: string[]) => Promise<number[]> {
+  return async (texts) => (await loaded.client.request('countTokens', { texts }, token)).counts;
+}
 
 export interface LoadedModel {
   /** The local runtime, or the remote engine (thinkLens.engine) answering the same requests. */
@@ -177,7 +188,7 @@ export class Ctx implements vscode.Disposable {
       state: this.runtimeState,
       hasModel: remote !== undefined || src.kind !== 'none',
       remote,
-      modelName: remote ? this.remote?.engine.model : src.kind === 'hub' ? src.repo : src.kind === 'none' ? undefined : path.basename(src.dir),
+      modelName: remote ? this.remote?.engine.model : modelLabel(src),
       cache: this.lastCache,
       memoryBudgetMb: this.config.memoryBudgetMb,
     });
@@ -325,8 +336,8 @@ export class Ctx implements vscode.Disposable {
   /** Shows a NoModelError with its actions (run as the matching commands). */
   async offerModel(e: NoModelError): Promise<void> {
     const choice = await vscode.window.showInformationMessage(e.message, ...e.actions);
-    if (choice === SELECT_MODEL_ACTION) await vscode.commands.executeCommand('thinkLens.selectModel');
-    else if (choice === DOWNLOAD_MODEL_ACTION) await vscode.commands.executeCommand('thinkLens.downloadModel');
+    const command = choice && MODEL_ACTION_COMMANDS[choice];
+    if (command) await vscode.commands.executeCommand(command);
   }
 
   /** One place for command failures: model problems offer their fix, the rest go to log + error. */

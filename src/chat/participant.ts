@@ -11,17 +11,12 @@ import { findCitations } from '../../core/citations';
 import { firstTurnMessages } from '../../core/context/prompt';
 import { streamGenerate } from '../answerStream';
 import { gatherFromWorkspace, resolveCitation, type GatherContext } from '../commands/askAboutCodebase';
-import { DOWNLOAD_MODEL_ACTION, NoModelError, SELECT_MODEL_ACTION, type Ctx, type LoadedModel } from '../ctx';
+import { MODEL_ACTION_COMMANDS, NoModelError, tokenCounter, type Ctx, type LoadedModel } from '../ctx';
 import { failureMessage } from '../runtimeClient';
 import { chatParticipantApi } from './lmApi';
 
 /** `contributes.chatParticipants[].id` in package.json (its `name`, `thinklens`, is what users type after `@`). */
 export const PARTICIPANT_ID = 'thinkLens.chat';
-
-const MODEL_COMMANDS: Record<string, string> = {
-  [SELECT_MODEL_ACTION]: 'thinkLens.selectModel',
-  [DOWNLOAD_MODEL_ACTION]: 'thinkLens.downloadModel',
-};
 
 /** What a request's result carries (ChatResult.metadata), for follow-ups and tests. */
 export interface ThinkLensChatMetadata {
@@ -118,7 +113,7 @@ export class ThinkLensParticipant {
     } catch (e) {
       if (e instanceof NoModelError) {
         stream.markdown(e.message);
-        for (const action of e.actions) stream.button({ command: MODEL_COMMANDS[action], title: action });
+        for (const action of e.actions) stream.button({ command: MODEL_ACTION_COMMANDS[action], title: action });
         return result({ outcome: 'noModel' });
       }
       return this.failed(e, token, result);
@@ -126,7 +121,7 @@ export class ThinkLensParticipant {
     const { config } = this.ctx;
     try {
       stream.progress('Reading the workspace…');
-      const count = async (texts: string[]) => (await loaded.client.request('countTokens', { texts }, token)).counts;
+      const count = tokenCounter(loaded, token);
       const context = await this.ctx.busy(() => this.gather({ question, load: loaded.load, config, count, token }));
       const s = context.summary;
       this.ctx.log.info(`@thinklens context: ${s.filesIncluded} of ${s.filesConsidered} files, ${s.tokens} tokens, budget ${s.budgetTokens} (${s.filesSkipped} skipped)`);

@@ -15,6 +15,7 @@ import * as vscode from 'vscode';
 import { tokenBudget } from '../../core/context/budget';
 import type { ChatMessage, LoadResult } from '../../core/protocol/rpc';
 import { streamGenerate } from '../answerStream';
+import { modelLabel } from '../config';
 import { NoModelError, type Ctx } from '../ctx';
 import {
   languageModelProviderApi,
@@ -86,7 +87,7 @@ export class ThinkLensChatProvider implements LanguageModelChatProvider, vscode.
     }
     const src = this.ctx.modelSource();
     if (src.kind === 'none') return [];
-    const label = src.kind === 'hub' ? src.repo : path.basename(src.dir);
+    const label = modelLabel(src)!;
     const { config } = this.ctx;
     const load = this.ctx.loadedModel;
     const loadedHere = load && path.resolve(load.model.modelDir) === path.resolve(src.dir) ? load : undefined;

@@ -16,7 +16,7 @@ import * as vscode from 'vscode';
 import type { GenerateParams, GenerateResult, LoadResult } from '../../core/protocol/rpc';
 import type { ContextSummary } from '../../core/protocol/webview';
 import { RpcErrors } from '../../core/protocol/rpc';
-import type { Ctx, LoadedModel } from '../ctx';
+import { tokenCounter, type Ctx, type LoadedModel } from '../ctx';
 import type { ThinkLensConfig } from '../config';
 import { AnswerPanel } from '../panels/answerPanel';
 import { nextTurn, streamGenerate } from '../answerStream';
@@ -284,7 +284,7 @@ export class AskCommand implements vscode.Disposable {
   ): Promise<TurnContext> {
     // From here on the panel shows another context: the old cache is no longer this panel's.
     session.cache = undefined;
-    const count = async (texts: string[]) => (await loaded.client.request('countTokens', { texts }, token)).counts;
+    const count = tokenCounter(loaded, token);
     const context = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Window, title: 'ThinK Lens: reading the workspace' },
       () => this.ctx.busy(() => this.gather({ question, load: loaded.load, config: this.ctx.config, count, token })),

@@ -7,7 +7,7 @@
 
 import * as vscode from 'vscode';
 import type { AnswerInMessage } from '../../core/protocol/webview';
-import type { Ctx, LoadedModel } from '../ctx';
+import { tokenCounter, type Ctx, type LoadedModel } from '../ctx';
 import { AnswerPanel } from '../panels/answerPanel';
 import { nextTurn, streamGenerate } from '../answerStream';
 import { chunkText, type TextChunk } from '../../core/context/chunkText';
@@ -104,7 +104,7 @@ async function summarizeText(
   report: (message: string) => void,
   token: vscode.CancellationToken,
 ): Promise<void> {
-  const count = async (texts: string[]) => (await loaded.client.request('countTokens', { texts }, token)).counts;
+  const count = tokenCounter(loaded, token);
   // The system prompt plus the longest instruction that shares a request with a chunk or with part summaries.
   const [system, ...instructions] = await count([SUMMARY_SYSTEM, PART_INSTRUCTION, COMBINE_INSTRUCTION, 'Summarize this file.']);
   const overhead = system + Math.max(...instructions);
