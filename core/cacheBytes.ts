@@ -3,7 +3,7 @@
 // its prompt with that projection, so the three cannot disagree.
 //
 // Per layer and KV head, with D = head_dim, k kept key channels, v kept value channels (v = D when
-// values are not pruned), e bytes per element (4 today: the cache is float32) and tokens in the
+// values are not pruned), e bytes per element (2 for the default float16 cache, 4 for float32) and tokens in the
 // three tiers (runtime/cache/kvcache.ts):
 //
 //   keys    = Tq x (rowBytes(k) + k x 4 / 32)          KIVI codes; float16 scale and minimum per channel per 32 tokens
@@ -12,9 +12,12 @@
 //           + Tc x v x e + Tf x D x e
 //   indices = 8 k + (v < D ? 8 v : 0)                  int64 channel indices (docs/compression.md "Bytes")
 import { GROUP_PARAM_BYTES, KEY_GROUP, rowBytes, valueGroup, type KvBits } from './kiviLayout';
+import type { CachePrecision } from './protocol/settings';
 
-/** The cache is float32 today; a 16-bit cache would pass 2. */
-export const FLOAT32_BYTES = 4;
+/** Bytes of one stored float element. */
+export function elementBytes(p: CachePrecision): number {
+  return p === 'float16' ? 2 : 4;
+}
 
 /** Kept-channel indices are int64, as the graph takes them. */
 export const INDEX_BYTES = 8;
@@ -42,7 +45,7 @@ export interface CacheBytes {
 }
 
 /** One head's bytes. `bits` is the KIVI width of the quantized tier (null: there is none). */
-export function headBytes(t: TierCounts, h: HeadChannels, bits: KvBits | null, bytesPerElement = FLOAT32_BYTES): CacheBytes {
+export function headBytes(t: TierCounts, h: HeadChannels, bits: KvBits | null, bytesPerElement: number): CacheBytes {
   const { headDim: D, keptKeys: k, keptValues: v } = h;
   if (t.quantized > 0 && bits === null) throw new Error('cache bytes: quantized tokens need a KIVI width');
   const b = bits ?? 8;
@@ -61,7 +64,7 @@ export function totalBytes(b: CacheBytes): number {
 }
 
 /** Keys and values of `tokens` unpruned tokens of one head (no indices): the reference figures. */
-export function unprunedBytes(tokens: number, headDim: number, bytesPerElement = FLOAT32_BYTES): { keys: number; values: number } {
+export function unprunedBytes(tokens: number, headDim: number, bytesPerElement: number): { keys: number; values: number } {
   const b = headBytes({ quantized: 0, compact: 0, full: tokens }, { headDim, keptKeys: headDim, keptValues: headDim }, null, bytesPerElement);
   return { keys: b.keys, values: b.values };
 }

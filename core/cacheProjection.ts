@@ -5,7 +5,7 @@
 // then accepts. The tiers are the cache's at the end of generation, its largest point: flush only
 // moves tokens to the (smaller) compressed tiers, so counting min(full, flush) full tokens bounds
 // every step. Exact (equal to KvCache.stats()) when flush is off.
-import { headBytes, FLOAT32_BYTES, totalBytes, type TierCounts } from './cacheBytes';
+import { elementBytes, headBytes, totalBytes, type TierCounts } from './cacheBytes';
 import { keptCount, ratioOf } from './keptChannels';
 import { KEY_GROUP } from './kiviLayout';
 import type { ModelInfo } from './protocol/rpc';
@@ -16,7 +16,7 @@ export interface CacheSettings {
   compression: CompressionSettings;
 }
 
-export type CacheShape = Pick<ModelInfo, 'layers' | 'kvHeads' | 'headDim'>;
+export type CacheShape = Pick<ModelInfo, 'layers' | 'kvHeads' | 'headDim' | 'cachePrecision'>;
 
 /**
  * Whether these settings need the compressed cache layout, where values move with their keys into
@@ -27,16 +27,16 @@ export function needsCompressedLayout(c: CompressionSettings): boolean {
 }
 
 /** Tier counts (the same for every head) after n prompt and N new tokens. */
-export function projectTiers(s: CacheSettings, n: number, N: number, layers: number): TierCounts {
+export function projectTiers(s: CacheSettings, n: number, N: number): TierCounts {
   const { think, compression: c } = s;
   // Eviction keeps tokenBudget prefix tokens plus the observation window.
   const w = c.evict ? Math.min(c.evict.window, n) : 0;
   const stored = c.evict && n - w > c.evict.tokenBudget ? c.evict.tokenBudget + w : n;
-  // With nothing to compress (ratio 0 everywhere, plain layout) no token leaves the full tier.
-  const compresses = needsCompressedLayout(c) || Array.from({ length: layers }, (_, l) => ratioOf(think, l)).some((r) => r > 0);
-  const fromPrompt = compresses ? Math.max(0, stored - think.recent) : 0;
+  // All but the newest `recent` tokens leave the full tier after prefill, at ratio 0 too (keeping
+  // every channel, so their bytes are a full token's): the full tier stays small enough to move.
+  const fromPrompt = Math.max(0, stored - think.recent);
   const fullAtEnd = stored - fromPrompt + N;
-  const full = compresses && think.flush > 0 ? Math.min(fullAtEnd, think.flush) : fullAtEnd;
+  const full = think.flush > 0 ? Math.min(fullAtEnd, think.flush) : fullAtEnd;
   const compressed = fromPrompt + fullAtEnd - full;
   // KIVI quantizes every whole group of compressed tokens; the rest wait in the compact tier.
   const quantized = c.kvBits ? KEY_GROUP * Math.floor(compressed / KEY_GROUP) : 0;
@@ -44,16 +44,16 @@ export function projectTiers(s: CacheSettings, n: number, N: number, layers: num
 }
 
 /** Every cache byte (keys, values, indices) after n prompt and N new tokens. */
-export function projectCacheBytes(s: CacheSettings, n: number, N: number, m: CacheShape, bytesPerElement = FLOAT32_BYTES): number {
+export function projectCacheBytes(s: CacheSettings, n: number, N: number, m: CacheShape): number {
   const { think, compression: c } = s;
   const D = m.headDim;
-  const tiers = projectTiers(s, n, N, m.layers);
+  const tiers = projectTiers(s, n, N);
   const keptValues = needsCompressedLayout(c) ? keptCount(c.pruneValues, D) : D;
   let perHead = 0;
   for (let l = 0; l < m.layers; l++) {
     // Before any pruning a head keeps (and indexes) all D channels: ThinK's rounding of ratio 0.
     const keptKeys = keptCount(ratioOf(think, l), D);
-    perHead += totalBytes(headBytes(tiers, { headDim: D, keptKeys, keptValues }, c.kvBits, bytesPerElement));
+    perHead += totalBytes(headBytes(tiers, { headDim: D, keptKeys, keptValues }, c.kvBits, elementBytes(m.cachePrecision)));
   }
   return perHead * m.kvHeads;
 }

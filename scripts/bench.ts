@@ -199,9 +199,9 @@ async function main(): Promise<void> {
           for (const { ratio, result: x } of run.results) {
             const bytes = x.weightBytesPerToken + x.keyBytes + x.valueBytes;
             push({
-              model: p.spec.name, context: n, runtime: 'ours', ratio, weights: args.quantize === 'int8' ? 'INT8' : args.quantize === 'int4' ? 'INT4' : 'F32', kv: 'F32', defaults: false, method: job.method,
+              model: p.spec.name, context: n, runtime: 'ours', ratio, weights: args.quantize === 'int8' ? 'INT8' : args.quantize === 'int4' ? 'INT4' : 'F32', kv: x.cachePrecision === 'float16' ? 'F16' : 'F32', defaults: false, method: job.method,
               prefillTokensPerSec: x.prefillTokensPerSec, decodeMsPerToken: x.decodeMsPerToken, decodeSteps: x.decodeSteps,
-              keyBytes: x.keyBytes, valueBytes: x.valueBytes, peakRssBytes: x.peakRssBytes,
+              keyBytes: x.keyBytes, valueBytes: x.valueBytes, cacheBytesPerToken: x.cacheBytesPerToken, peakRssBytes: x.peakRssBytes,
               bytesPerToken: bytes,
               firstTokens: x.firstTokens, loadMs: x.loadMs,
             });
@@ -213,7 +213,7 @@ async function main(): Promise<void> {
       }
 
       // llama.cpp as its users run it first (our weights, its default F16 cache, flash attention on),
-      // then at our precision with our float32 cache; an F16 GGUF with its F16 cache where asked.
+      // then on an F32 cache (the same precision as our float32 cache setting); an F16 GGUF with its F16 cache where asked.
       const llamaRuns: { ft: GgufFileType; kv: 'F32' | 'F16'; defaults: boolean }[] = [
         { ft: quantFile ?? 'F32', kv: 'F16', defaults: true },
         { ft: quantFile ?? 'F32', kv: 'F32', defaults: false },
@@ -240,7 +240,7 @@ async function main(): Promise<void> {
           push({
             model: p.spec.name, context: n, runtime: 'llama.cpp', ratio: null, weights: ft, kv, defaults, method: `node-llama-cpp ${x.backend}, flash attention ${x.flashAttention}`,
             prefillTokensPerSec: x.prefillTokensPerSec, decodeMsPerToken: x.decodeMsPerToken, decodeSteps: x.decodeSteps,
-            keyBytes, valueBytes: keyBytes, peakRssBytes: x.peakRssBytes,
+            keyBytes, valueBytes: keyBytes, cacheBytesPerToken: kvPerToken * elem, peakRssBytes: x.peakRssBytes,
             bytesPerToken: bytes,
             firstTokens: x.firstTokens, loadMs: x.loadMs,
           });
@@ -264,7 +264,7 @@ async function main(): Promise<void> {
     notes.push(
       `--quantize ${args.quantize}: our linear layers use MatMulNBits ${args.quantize} weights (asymmetric, blocks of 32, float scale and zero point); llama.cpp runs a ${quantFile} GGUF our writer quantizes as ggml does (symmetric, blocks of 32, float16 scale): the same bits per weight, not the same codes`,
     );
-  notes.push(`ours computes in float32 with a float32 KV cache; llama.cpp rows marked F32 / F32 are the same precision; F16 / F16 is llama.cpp's default KV type on an F16 GGUF`);
+  notes.push(`ours computes in float32 over its default float16 KV cache (stored as float16, widened in the graph); llama.cpp's defaults store F16 too; llama.cpp rows with an F32 KV are the footnote comparison; F16 / F16 is llama.cpp's default KV type on an F16 GGUF`);
   notes.push(`prompt: fixed pseudo-random token ids, identical for both runtimes; decode is greedy`);
 
   const ratios = computeRatios(rows, PRUNED_RATIO);

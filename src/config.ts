@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import * as os from 'node:os';
 import * as vscode from 'vscode';
 import type { LoadParams } from '../core/protocol/rpc';
-import { DEFAULT_THINK, type Device, type ThinkSettings } from '../core/protocol/settings';
+import { DEFAULT_CACHE_PRECISION, DEFAULT_THINK, type CachePrecision, type Device, type ThinkSettings } from '../core/protocol/settings';
 import { DEFAULT_CONTEXT_TOKENS } from '../core/defaultModel';
 import { isModelFileName } from './modelFolder';
 import { normalizeEngineUrl } from './remote/openaiClient';
@@ -19,6 +19,8 @@ export interface ThinkLensConfig {
   device: Device;
   /** `thinkLens.weights`: the load's weight quantization (undefined: the file's weights, in float32). */
   quantize: LoadParams['quantize'];
+  /** `thinkLens.cachePrecision`: how the KV cache stores keys and values. */
+  cachePrecision: CachePrecision;
   think: Pick<ThinkSettings, 'ratio' | 'window' | 'recent'>;
   memoryBudgetMb: number;
   /** `thinkLens.contextTokens`: the most prompt tokens one request reads (prefill time on a CPU). */
@@ -80,6 +82,13 @@ export function readConfig(): ThinkLensConfig {
     problems.push(`${SECTION}.weights = ${JSON.stringify(weightsRaw)} is invalid (one of ${WEIGHTS.join(', ')}); using float32.`);
   }
 
+  const precisionRaw = cfg.get<unknown>('cachePrecision');
+  let cachePrecision: CachePrecision = DEFAULT_CACHE_PRECISION;
+  if (precisionRaw === 'float16' || precisionRaw === 'float32') cachePrecision = precisionRaw;
+  else if (precisionRaw !== undefined && precisionRaw !== null) {
+    problems.push(`${SECTION}.cachePrecision = ${JSON.stringify(precisionRaw)} is invalid (float16 or float32); using ${DEFAULT_CACHE_PRECISION}.`);
+  }
+
   const engineRaw = cfg.get<unknown>('engine');
   let engine: ThinkLensConfig['engine'] = 'local';
   if (typeof engineRaw === 'string' && engineRaw.trim() && engineRaw.trim() !== 'local') {
@@ -99,6 +108,7 @@ export function readConfig(): ThinkLensConfig {
     model,
     device,
     quantize,
+    cachePrecision,
     think: {
       ratio: num(cfg, 'pruneRatio', DEFAULTS.pruneRatio, (v) => v >= 0 && v <= 0.95, 'a fraction in [0, 0.95]', problems),
       window: num(cfg, 'observationWindow', DEFAULTS.observationWindow, (v) => int(v) && v >= 1, 'an integer >= 1', problems),

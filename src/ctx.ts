@@ -251,8 +251,8 @@ export class Ctx implements vscode.Disposable {
     if (this.config.engine !== 'local') return this.ensureRemote(this.config.engine.url, token);
     const dir = await this.modelDir();
     const think = { ...this.config.think };
-    const { device, quantize } = this.config;
-    const key = JSON.stringify({ dir, device, quantize, think });
+    const { device, quantize, cachePrecision } = this.config;
+    const key = JSON.stringify({ dir, device, quantize, cachePrecision, think });
     const client = await this.supervisor.client();
     if (this.loaded && this.loaded.client === client && !client.exit && this.loaded.key === key) return this.loaded;
     if (this.loading && this.loadingKey !== key) {
@@ -266,13 +266,13 @@ export class Ctx implements vscode.Disposable {
         this.log.info(`loading ${dir} on ${device}${quantize ? ` with ${quantize} weights` : ''} (prune ratio ${think.ratio}, window ${think.window}, recent ${think.recent})`);
         const load = await vscode.window.withProgress(
           { location: vscode.ProgressLocation.Window, title: `ThinK Lens: loading ${path.basename(dir)}` },
-          () => this.busy(() => client.request('load', { modelDir: dir, device, quantize, think }, token)),
+          () => this.busy(() => client.request('load', { modelDir: dir, device, quantize, cachePrecision, think }, token)),
         );
         if (load.fallback) {
           this.log.warn(`device: ${load.fallback}`);
           void vscode.window.showWarningMessage(`ThinK Lens: ${load.fallback}`);
         }
-        this.log.info(`loaded ${load.model.architecture}, ${load.model.layers} layers, ${load.model.kvHeads} KV heads, context ${load.model.contextLength}, ${load.model.quantize ?? 'float32'} weights, on ${load.device} in ${Math.round(load.loadMs)} ms`);
+        this.log.info(`loaded ${load.model.architecture}, ${load.model.layers} layers, ${load.model.kvHeads} KV heads, context ${load.model.contextLength}, ${load.model.quantize ?? 'float32'} weights, a ${load.model.cachePrecision} cache, on ${load.device} in ${Math.round(load.loadMs)} ms`);
         this.loaded = { client, load, key };
         this.lastCache = undefined;
         this.changed();

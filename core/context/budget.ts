@@ -18,7 +18,7 @@ import { KEY_GROUP } from '../kiviLayout';
 import type { ModelInfo } from '../protocol/rpc';
 import { DEFAULT_COMPRESSION, type CompressionSettings, type ThinkSettings } from '../protocol/settings';
 
-export type ModelShape = Pick<ModelInfo, 'layers' | 'kvHeads' | 'headDim' | 'contextLength'>;
+export type ModelShape = Pick<ModelInfo, 'layers' | 'kvHeads' | 'headDim' | 'contextLength' | 'cachePrecision'>;
 
 export interface BudgetInput {
   /** MiB (x 2^20), whatever the setting's name says. */

@@ -1,7 +1,7 @@
 // Part of the protocol (core/protocol/): the runtime's JSON-RPC, extension host <-> runtime
 // process over stdio (vscode-jsonrpc). Imports only the rest of the protocol.
 
-import type { CompressionSettings, Device, ThinkSettings } from './settings';
+import type { CachePrecision, CompressionSettings, Device, ThinkSettings } from './settings';
 export interface LoadParams {
   /** A Hugging Face model folder (config.json, *.safetensors, tokenizer.json). */
   modelDir: string;
@@ -11,6 +11,8 @@ export interface LoadParams {
   contextLength?: number;
   /** Quantize linear-layer weights at load (MatMulNBits, blocks of 32); absent: the file's weights, computed in float32. */
   quantize?: 'int8' | 'int4';
+  /** How the cache stores keys and values (default float16; see CachePrecision). */
+  cachePrecision?: CachePrecision;
   /** Prompt tokens per prefill step (default 256); cancellation is checked between chunks. */
   prefillChunk?: number;
   compression?: Partial<CompressionSettings>;
@@ -32,6 +34,8 @@ export interface ModelInfo {
   dtype: 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q5_K' | 'Q6_K';
   /** Weight quantization in use, if any. */
   quantize?: 'int8' | 'int4';
+  /** How the cache stores keys and values. */
+  cachePrecision: CachePrecision;
   parameters: number;
   hasChatTemplate: boolean;
 }
@@ -122,14 +126,16 @@ export interface CacheStats {
   fullKeyBytes: number;
   /** Mean fraction of key channels dropped over layers. */
   pruneRatio: number;
-  /** Bytes per stored element (4 for float32). */
+  /** Bytes per stored float element (2 for the float16 cache, 4 for float32). */
   bytesPerElement: number;
   /** Allocated capacity in bytes (preallocated buffers). */
   allocatedBytes: number;
   /** All cache bytes (keys, values, codes, scales, indices) / cached tokens. */
   bytesPerToken: number;
-  /** What an unpruned float16 cache takes per token: layers x kvHeads x D x 2 x 2. */
+  /** What an unpruned float16 cache takes per token: layers x kvHeads x D x 2 x 2 (llama.cpp's default cache). */
   fp16FullBytesPerToken: number;
+  /** Keys and values of one compressed (pruned or KIVI) token, mean over the compressed tiers; 0 while there are none. */
+  compressedBytesPerToken: number;
   /** Prompt tokens evicted (per KV head; every head evicts as many). */
   evictedTokens: number;
   /** Compressed tokens held as KIVI codes. */

@@ -38,3 +38,12 @@ export interface CompressionSettings {
 export const DEFAULT_COMPRESSION: CompressionSettings = { evict: null, kvBits: null, pruneValues: 0 };
 
 export type Device = 'cpu' | 'webgpu' | 'cuda';
+
+/**
+ * How the cache stores the keys and values that are not KIVI codes. float16 (the default, and
+ * llama.cpp's default cache type) takes half of float32's bytes; the graph widens it to float32
+ * where the CPU kernels compute. float32 keeps the cache bit-exact with a float32 forward.
+ */
+export type CachePrecision = 'float16' | 'float32';
+
+export const DEFAULT_CACHE_PRECISION: CachePrecision = 'float16';

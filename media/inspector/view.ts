@@ -1,6 +1,7 @@
 // The Cache Inspector's DOM: runtime line, cache figures, memory-budget gauge, prefill/decode
 // progress, the layer x KV-head heatmap and the selected head's channel chart.
 
+import { describeCacheVsF16 } from '../../core/cacheFigures';
 import type { InspectorState } from '../../core/inspectorState';
 import type { CacheStats, ProgressNotification } from '../../core/protocol/rpc';
 import type { HeadRef, RemoteEngineInfo } from '../../core/protocol/webview';
@@ -35,6 +36,7 @@ export class InspectorView {
             ...stat('Keys', 'keys'),
             ...stat('Values', 'values'),
             ...stat('Keys + values', 'total'),
+            ...stat('Against llama.cpp', 'vs-f16'),
             ...stat('Prune ratio', 'prune-ratio'),
             ...stat('Allocated', 'allocated'),
             ...stat('On the GPU', 'gpu'),
@@ -121,6 +123,7 @@ export class InspectorView {
     setStat('keys', `${formatBytes(cache.keyBytes)} of ${formatBytes(cache.fullKeyBytes)} unpruned (${formatPercent(saved)} saved)`);
     setStat('values', formatBytes(cache.valueBytes));
     setStat('total', `${formatBytes(cache.keyBytes + cache.valueBytes)} of ${formatBytes(cache.fullKeyBytes + cache.valueBytes)} unpruned`);
+    setStat('vs-f16', describeCacheVsF16(cache));
     setStat('prune-ratio', formatPercent(cache.pruneRatio));
     setStat('allocated', formatBytes(cache.allocatedBytes));
     const gpu = cache.gpu;

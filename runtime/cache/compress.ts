@@ -37,13 +37,10 @@ export function compressAfterPrefill(x: CompressInputs): void {
     let kept = n;
     const survivors: Float32Array[][] = [];
     for (let l = 0; l < layers; l++) {
-      survivors.push([]);
-      for (let g = 0; g < kvHeads; g++) {
-        const rows = selectTokens(mass![l][g], n, comp.evict);
-        cache.evict(l, g, rows);
-        survivors[l].push(Float32Array.from(rows, (r) => mass![l][g][r]));
-        kept = rows.length;
-      }
+      const rows = mass![l].map((m) => selectTokens(m, n, comp.evict!)); // per KV head
+      cache.evict(l, rows);
+      survivors.push(rows.map((r, g) => Float32Array.from(r, (t) => mass![l][g][t])));
+      kept = rows[0].length;
     }
     cache.settleEviction(kept);
     mass = survivors;
@@ -57,7 +54,7 @@ export function compressAfterPrefill(x: CompressInputs): void {
         cache.setValueMask(l, g, selectChannels(s, keptCount(comp.pruneValues, D)));
       }
 
-  pruneAfterPrefill(cache, x.querySquares, think, config, x.spare, cache.layout.compressed);
+  pruneAfterPrefill(cache, x.querySquares, think, config, x.spare);
 }
 
 /** The window's attention mass is needed (and the scorer must run) for these settings. */

@@ -1,85 +1,120 @@
-// The KV cache, per layer and KV head, in preallocated buffers that the graph reads as zero-copy
-// prefix views. Tokens are kept in position order, oldest first, in up to three tiers:
+// The KV cache, per layer, in head-major blocks (headBlocks.ts) that the graph reads as zero-copy
+// [Hkv, 1, T, c] views: one batched product per layer and tier. Tokens are kept in position order,
+// oldest first, in up to three tiers, the same token counts for every head:
 //
 //   quantized [Tq]  KIVI codes of kept key channels (+ float16 scale/min per channel per 32 tokens)
 //                   and of kept value channels (+ scale/min per channel group per token)
-//   compact   [Tc]  float32 kept key channels [Tc, kept] (and, compressed layout, kept value channels)
-//   full      [Tf]  float32 whole keys [Tf, D] and values [Tf, D]
+//   compact   [Tc]  kept key channels [Hkv, Tc, kept] and kept value channels [Hkv, Tc, keptV]
+//   full      [Tf]  whole keys and values [Hkv, Tf, D]
 //
-// The plain ThinK layout has no quantized tier and keeps every value in one [T, D] buffer (values
-// never move). The compressed layout (eviction, value pruning, KIVI) moves values with their keys.
-// Bytes are what the buffers' live prefixes really hold, counted with the one byte formula
-// (core/cacheBytes.ts) that memory-budget mode and the extension project with.
+// Float tiers hold float16 bits (the default) or float32 values (CachePrecision). After prefill
+// every token but the newest `recent` leaves the full tier, at ratio 0 too (keeping every channel):
+// the full tier is what grows each step, so it is kept small. kept and keptV are per layer (ThinK's
+// and value pruning's counts are); which channels, per head. Bytes are what the live prefixes hold,
+// counted with the one byte formula (core/cacheBytes.ts) that memory-budget mode and the extension
+// project with.
 import { Tensor } from 'onnxruntime-node';
-import { FLOAT32_BYTES, headBytes, unprunedBytes } from '../../core/cacheBytes';
+import { elementBytes, headBytes, unprunedBytes } from '../../core/cacheBytes';
 import { KEY_GROUP, rowBytes, valueGroup, type KvBits } from '../../core/kiviLayout';
 import type { CacheStats } from '../../core/protocol/rpc';
+import type { CachePrecision } from '../../core/protocol/settings';
 import { cacheInput } from '../graph/attention';
+import { halfToFloat } from '../model/safetensors';
+import { blockView, dropOldest, growRows, keepRows, shrink, type Block } from './headBlocks';
 import { quantizeKeyGroup, quantizeValueRow } from './kivi';
 import type { PrunableCache } from './think';
 
-type Grow = Float32Array | Uint8Array | Uint16Array;
+/** Float tier elements: float16 bits or float32 values. */
+export type Floats = Float32Array | Uint16Array;
 
 let versions = 0;
 let caches = 0;
 
 export interface CacheLayout {
-  /** Values move with keys into compact/quantized tiers (needed by value pruning and KIVI). */
+  /** Value channels may be pruned: compact values go back to D channels through a one-hot (value pruning, KIVI). */
   compressed: boolean;
-  /** KIVI bits for compact tokens (compressed layout only). */
+  /** KIVI bits for compressed tokens (compressed layout only). */
   bits: KvBits | null;
+  precision: CachePrecision;
 }
 
-export class HeadCache {
-  /** Key channels kept for compressed tokens, ascending; identity (all D) before any pruning. */
-  kept: number;
-  index: BigInt64Array;
-  /** Channel scores that chose `index` (for the inspector); null before pruning. */
-  scores: Float64Array | null = null;
-  /** Value channels kept for compressed tokens (compressed layout). */
-  valueKept: number;
-  valueIndex: Int32Array;
-  /** [valueKept, D] one-hot: compact values back to their channels. */
-  valueSelect: Float32Array;
-  compactKeys: Float32Array = new Float32Array(0);
-  fullKeys: Float32Array;
-  /** Plain layout: every token's values [T, D]. Compressed layout: the full tier's [Tf, D]. */
-  values: Float32Array;
-  compactValues: Float32Array = new Float32Array(0);
+/** Channel masks of one KV head. */
+export interface HeadMasks {
+  /** Key channels kept for compressed tokens, ascending (all D before any pruning). */
+  keys: Int32Array;
+  /** Channel scores that chose `keys` (for the inspector); null before pruning. */
+  scores: Float64Array | null;
+  /** Value channels kept for compressed tokens, ascending (compressed layout). */
+  values: Int32Array;
+  /** Prompt positions kept by token eviction (null: nothing evicted). */
+  keptTokens: Int32Array | null;
+}
+
+/** One layer's tiers, head-major [Hkv, T, c]. */
+export class LayerCache {
+  heads: HeadMasks[];
+  fullKeys: Floats;
+  fullValues: Floats;
+  compactKeys: Floats;
+  compactValues: Floats;
   keyCodes = new Uint8Array(0);
   keyScales = new Uint16Array(0);
   keyMins = new Uint16Array(0);
   valueCodes = new Uint8Array(0);
   valueScales = new Uint16Array(0);
   valueMins = new Uint16Array(0);
-  /** Prompt positions kept by token eviction (null: nothing evicted). */
-  keptTokens: Int32Array | null = null;
 
-  constructor(D: number, capacity: number) {
-    this.kept = D;
-    this.index = BigInt64Array.from({ length: D }, (_, j) => BigInt(j));
-    this.valueKept = D;
-    this.valueIndex = Int32Array.from({ length: D }, (_, j) => j);
-    this.valueSelect = oneHot(this.valueIndex, D);
-    this.fullKeys = new Float32Array(capacity * D);
-    this.values = new Float32Array(capacity * D);
+  constructor(Hkv: number, D: number, capacity: number, precision: CachePrecision) {
+    const all = Int32Array.from({ length: D }, (_, j) => j);
+    this.heads = Array.from({ length: Hkv }, () => ({ keys: all, scores: null, values: all, keptTokens: null }));
+    const floats = (n: number): Floats => (precision === 'float16' ? new Uint16Array(n) : new Float32Array(n));
+    this.fullKeys = floats(Hkv * capacity * D);
+    this.fullValues = floats(Hkv * capacity * D);
+    this.compactKeys = floats(0);
+    this.compactValues = floats(0);
   }
 
-  keptChannels(): number[] {
-    return Array.from(this.index, Number);
+  /** Key channels kept per head (the same count for every head of a layer once tokens are compressed). */
+  get kept(): number {
+    return this.heads[0].keys.length;
+  }
+
+  get valueKept(): number {
+    return this.heads[0].values.length;
+  }
+
+  private index: BigInt64Array | null = null;
+
+  /** int64 [Hkv, 1, 1, kept]: the kept key channels, as the graph gathers the queries with them (made once per mask). */
+  keyIndex(): BigInt64Array {
+    return (this.index ??= BigInt64Array.from(this.heads.flatMap((h) => Array.from(h.keys, BigInt))));
+  }
+
+  /** Sets head h's key channels (ascending). */
+  setKeys(h: number, channels: Int32Array, scores: Float64Array): void {
+    this.heads[h] = { ...this.heads[h], keys: Int32Array.from(channels), scores };
+    this.index = null;
+  }
+
+  /** float32 [Hkv, 1, keptV, D] one-hot: compact values back to their channels. */
+  valueSelect(D: number): Float32Array {
+    const m = new Float32Array(this.heads.length * this.valueKept * D);
+    this.heads.forEach((h, g) => h.values.forEach((j, i) => (m[(g * this.valueKept + i) * D + j] = 1)));
+    return m;
   }
 
   /** A deep copy: every buffer duplicated, so neither copy sees the other's appends or prunes. */
-  clone(): HeadCache {
-    const c = new HeadCache(0, 0);
-    for (const [k, v] of Object.entries(this)) Reflect.set(c, k, ArrayBuffer.isView(v) ? (v as Float32Array).slice() : v);
+  clone(): LayerCache {
+    const c = Object.create(LayerCache.prototype) as LayerCache;
+    for (const [k, v] of Object.entries(this)) Reflect.set(c, k, ArrayBuffer.isView(v) ? (v as Block).slice() : v);
+    c.heads = this.heads.map((h) => ({ ...h }));
+    c.index = null;
     return c;
   }
 }
 
 export class KvCache implements PrunableCache {
-  /** [layer][kvHead] */
-  readonly heads: HeadCache[][];
+  readonly layerCaches: LayerCache[];
   quantized = 0;
   compact = 0;
   full = 0;
@@ -102,9 +137,9 @@ export class KvCache implements PrunableCache {
     readonly kvHeads: number,
     readonly D: number,
     capacity: number,
-    readonly layout: CacheLayout = { compressed: false, bits: null },
+    readonly layout: CacheLayout = { compressed: false, bits: null, precision: 'float16' },
   ) {
-    this.heads = Array.from({ length: layers }, () => Array.from({ length: kvHeads }, () => new HeadCache(D, capacity)));
+    this.layerCaches = Array.from({ length: layers }, () => new LayerCache(kvHeads, D, capacity, layout.precision));
   }
 
   /**
@@ -113,7 +148,7 @@ export class KvCache implements PrunableCache {
    */
   clone(): KvCache {
     const c = new KvCache(this.layers, this.kvHeads, this.D, 0, { ...this.layout });
-    c.heads.forEach((layer, l) => layer.forEach((_, kv) => (layer[kv] = this.heads[l][kv].clone())));
+    c.layerCaches.forEach((_, l) => (c.layerCaches[l] = this.layerCaches[l].clone()));
     Object.assign(c, { quantized: this.quantized, compact: this.compact, full: this.full, position: this.position, evicted: this.evicted, masked: this.masked });
     return c;
   }
@@ -126,28 +161,22 @@ export class KvCache implements PrunableCache {
     return this.pruned + this.full;
   }
 
-  /** Makes room for `more` tokens: grows buffers geometrically (one copy), never per step. */
-  reserve(more: number): void {
-    const { D } = this;
-    const valueRows = this.layout.compressed ? this.full : this.tokens;
-    for (const layer of this.heads)
-      for (const h of layer) {
-        h.fullKeys = ensure(h.fullKeys, (this.full + more) * D, this.full * D);
-        h.values = ensure(h.values, (valueRows + more) * D, valueRows * D);
-      }
-  }
-
-  /** Appends S new tokens of layer l from the graph's outputs k, v: [S, Hkv, D]. Call commit(S) after all layers. */
-  append(l: number, k: Float32Array, v: Float32Array, S: number): void {
-    const { D, kvHeads } = this;
-    const valueRow = this.layout.compressed ? this.full : this.tokens;
-    this.heads[l].forEach((h, kv) => {
+  /**
+   * Appends S new tokens of layer l from the graph's outputs k, v: [S, Hkv, D], in the cache's
+   * precision (the graph casts them). Call commit(S) after all layers.
+   */
+  append(l: number, k: Floats, v: Floats, S: number): void {
+    const { D, kvHeads: H, full: Tf } = this;
+    const L = this.layerCaches[l];
+    L.fullKeys = growRows(L.fullKeys, H, Tf, S, D, 64);
+    L.fullValues = growRows(L.fullValues, H, Tf, S, D, 64);
+    for (let h = 0; h < H; h++)
       for (let s = 0; s < S; s++) {
-        const src = (s * kvHeads + kv) * D;
-        h.fullKeys.set(k.subarray(src, src + D), (this.full + s) * D);
-        h.values.set(v.subarray(src, src + D), (valueRow + s) * D);
+        const src = (s * H + h) * D;
+        const dst = (h * (Tf + S) + Tf + s) * D;
+        L.fullKeys.set(k.subarray(src, src + D) as never, dst);
+        L.fullValues.set(v.subarray(src, src + D) as never, dst);
       }
-    });
   }
 
   commit(S: number): void {
@@ -155,23 +184,25 @@ export class KvCache implements PrunableCache {
     this.position += S;
   }
 
+  /** Full keys [full, D] of one head as float32, oldest first (ThinK's key squares read them). */
   keysOf(l: number, kv: number): Float32Array {
-    return this.heads[l][kv].fullKeys;
+    return this.fullRows(this.layerCaches[l].fullKeys, kv);
   }
 
-  /** Values [rows, D] of the full tier, oldest first (value scores read them before pruning). */
+  /** Full values [full, D] of one head as float32, oldest first (value scores read them before pruning). */
   fullValuesOf(l: number, kv: number): Float32Array {
-    const h = this.heads[l][kv];
-    return this.layout.compressed ? h.values : h.values.subarray(this.pruned * this.D);
+    return this.fullRows(this.layerCaches[l].fullValues, kv);
+  }
+
+  private fullRows(tier: Floats, kv: number): Float32Array {
+    const n = this.full * this.D;
+    return toFloat32(tier.subarray(kv * n, (kv + 1) * n));
   }
 
   /** Sets layer l, head kv's key mask (ascending channel indices) before pruning with it. */
   setMask(l: number, kv: number, channels: Int32Array, scores: Float64Array): void {
     if (this.pruned > 0) throw new Error('KvCache: a mask cannot change once tokens are pruned with it');
-    const h = this.heads[l][kv];
-    h.kept = channels.length;
-    h.index = BigInt64Array.from(channels, (j) => BigInt(j));
-    h.scores = scores;
+    this.layerCaches[l].setKeys(kv, channels, scores);
     this.masked = true;
     this.version = ++versions;
   }
@@ -180,27 +211,21 @@ export class KvCache implements PrunableCache {
   setValueMask(l: number, kv: number, channels: Int32Array): void {
     if (!this.layout.compressed) throw new Error('KvCache: value pruning needs the compressed layout');
     if (this.pruned > 0) throw new Error('KvCache: a mask cannot change once tokens are pruned with it');
-    const h = this.heads[l][kv];
-    h.valueKept = channels.length;
-    h.valueIndex = Int32Array.from(channels);
-    h.valueSelect = oneHot(h.valueIndex, this.D);
+    this.layerCaches[l].heads[kv].values = Int32Array.from(channels);
     this.masked = true;
     this.version = ++versions;
   }
 
   /**
-   * Keeps only the given full-tier rows (ascending) of layer l, head kv: evicted tokens leave.
-   * Every head must keep as many rows; call settleEviction(kept) after all heads.
+   * Keeps only the given full-tier rows (ascending) of each of layer l's heads: evicted tokens
+   * leave. Every head keeps as many rows; call settleEviction(kept) after all layers.
    */
-  evict(l: number, kv: number, rows: Int32Array): void {
+  evict(l: number, rows: readonly Int32Array[]): void {
     if (this.pruned > 0) throw new Error('KvCache: eviction happens before any token is compressed');
-    const { D } = this;
-    const h = this.heads[l][kv];
-    h.keptTokens = rows.slice();
-    rows.forEach((row, i) => {
-      h.fullKeys.copyWithin(i * D, row * D, (row + 1) * D);
-      h.values.copyWithin(i * D, row * D, (row + 1) * D);
-    });
+    const L = this.layerCaches[l];
+    keepRows(L.fullKeys, this.kvHeads, this.full, rows, this.D);
+    keepRows(L.fullValues, this.kvHeads, this.full, rows, this.D);
+    rows.forEach((r, h) => (L.heads[h].keptTokens = r.slice()));
   }
 
   settleEviction(kept: number): void {
@@ -217,89 +242,95 @@ export class KvCache implements PrunableCache {
   prune(count: number, spare = 0): void {
     if (count <= 0) return;
     if (count > this.full) throw new Error(`KvCache: cannot prune ${count} of ${this.full} full-key tokens`);
-    const { D } = this;
-    const { compressed, bits } = this.layout;
-    const remaining = this.full - count;
-    const groups = bits ? Math.floor((this.compact + count) / KEY_GROUP) : 0;
-    for (const layer of this.heads)
-      for (const h of layer) {
-        h.compactKeys = ensure(h.compactKeys, (this.compact + count + spare) * h.kept, this.compact * h.kept);
-        gatherRows(h.fullKeys, D, count, h.index, h.compactKeys, this.compact * h.kept);
-        h.fullKeys.copyWithin(0, count * D, this.full * D);
-        h.fullKeys = shrink(h.fullKeys, (remaining + spare) * D);
-        if (compressed) {
-          h.compactValues = ensure(h.compactValues, (this.compact + count + spare) * h.valueKept, this.compact * h.valueKept);
-          gatherRows(h.values, D, count, h.valueIndex, h.compactValues, this.compact * h.valueKept);
-          h.values.copyWithin(0, count * D, this.full * D);
-          h.values = shrink(h.values, (remaining + spare) * D);
-        }
-        if (groups > 0) this.quantizeGroups(h, groups, this.compact + count, spare);
+    const { D, kvHeads: H, compact: Tc, full: Tf } = this;
+    const remaining = Tf - count;
+    const groups = this.layout.bits ? Math.floor((Tc + count) / KEY_GROUP) : 0;
+    for (const L of this.layerCaches) {
+      const { kept, valueKept: vk } = L;
+      if (L.heads.some((h) => h.keys.length !== kept || h.values.length !== vk))
+        throw new Error('KvCache: every KV head of a layer must keep as many channels');
+      L.compactKeys = growRows(L.compactKeys, H, Tc, count, kept, spare);
+      L.compactValues = growRows(L.compactValues, H, Tc, count, vk, spare);
+      for (let h = 0; h < H; h++) {
+        gatherRows(L.fullKeys, h * Tf * D, D, count, L.heads[h].keys, L.compactKeys, (h * (Tc + count) + Tc) * kept);
+        gatherRows(L.fullValues, h * Tf * D, D, count, L.heads[h].values, L.compactValues, (h * (Tc + count) + Tc) * vk);
       }
+      dropOldest(L.fullKeys, H, Tf, count, D);
+      dropOldest(L.fullValues, H, Tf, count, D);
+      L.fullKeys = shrink(L.fullKeys, H * (remaining + spare) * D);
+      L.fullValues = shrink(L.fullValues, H * (remaining + spare) * D);
+      if (groups > 0) this.quantizeGroups(L, groups, Tc + count, spare);
+    }
     this.full = remaining;
     this.compact += count - groups * KEY_GROUP;
     this.quantized += groups * KEY_GROUP;
     this.version = ++versions;
   }
 
-  /** KIVI: the oldest `groups` x 32 of one head's `compactRows` compact tokens become codes. */
-  private quantizeGroups(h: HeadCache, groups: number, compactRows: number, spare: number): void {
+  /** KIVI: the oldest `groups` x 32 of each head's `compactRows` compact tokens become codes. */
+  private quantizeGroups(L: LayerCache, groups: number, compactRows: number, spare: number): void {
     const bits = this.layout.bits!;
+    const H = this.kvHeads;
     const rows = groups * KEY_GROUP;
-    const { kept, valueKept: vk } = h;
+    const { kept, valueKept: vk } = L;
     const kRow = rowBytes(kept, bits);
     const vRow = rowBytes(vk, bits);
     const vGroups = vk / valueGroup(vk);
     const q = this.quantized;
-    h.keyCodes = ensure(h.keyCodes, (q + rows) * kRow, q * kRow);
-    h.keyScales = ensure(h.keyScales, ((q + rows) / KEY_GROUP) * kept, (q / KEY_GROUP) * kept);
-    h.keyMins = ensure(h.keyMins, ((q + rows) / KEY_GROUP) * kept, (q / KEY_GROUP) * kept);
-    h.valueCodes = ensure(h.valueCodes, (q + rows) * vRow, q * vRow);
-    h.valueScales = ensure(h.valueScales, (q + rows) * vGroups, q * vGroups);
-    h.valueMins = ensure(h.valueMins, (q + rows) * vGroups, q * vGroups);
-    for (let gi = 0; gi < groups; gi++) {
-      const g = q / KEY_GROUP + gi;
-      quantizeKeyGroup(h.compactKeys, gi * KEY_GROUP * kept, kept, bits, h.keyCodes, g * KEY_GROUP * kRow, h.keyScales, h.keyMins, g * kept);
+    const g0 = q / KEY_GROUP;
+    L.keyCodes = growRows(L.keyCodes, H, q, rows, kRow);
+    L.keyScales = growRows(L.keyScales, H, g0, groups, kept);
+    L.keyMins = growRows(L.keyMins, H, g0, groups, kept);
+    L.valueCodes = growRows(L.valueCodes, H, q, rows, vRow);
+    L.valueScales = growRows(L.valueScales, H, q, rows, vGroups);
+    L.valueMins = growRows(L.valueMins, H, q, rows, vGroups);
+    for (let h = 0; h < H; h++) {
+      const keys = toFloat32(L.compactKeys.subarray(h * compactRows * kept, (h * compactRows + rows) * kept));
+      const values = toFloat32(L.compactValues.subarray(h * compactRows * vk, (h * compactRows + rows) * vk));
+      for (let gi = 0; gi < groups; gi++) {
+        const g = h * (g0 + groups) + g0 + gi;
+        quantizeKeyGroup(keys, gi * KEY_GROUP * kept, kept, bits, L.keyCodes, g * KEY_GROUP * kRow, L.keyScales, L.keyMins, g * kept);
+      }
+      for (let t = 0; t < rows; t++) {
+        const r = h * (q + rows) + q + t;
+        quantizeValueRow(values, t * vk, vk, bits, L.valueCodes, r * vRow, L.valueScales, L.valueMins, r * vGroups);
+      }
     }
-    for (let t = 0; t < rows; t++)
-      quantizeValueRow(h.compactValues, t * vk, vk, bits, h.valueCodes, (q + t) * vRow, h.valueScales, h.valueMins, (q + t) * vGroups);
-    h.compactKeys.copyWithin(0, rows * kept, compactRows * kept);
-    h.compactValues.copyWithin(0, rows * vk, compactRows * vk);
-    // What stays float32 is less than a group plus later flushes: release the prompt-sized buffers.
+    dropOldest(L.compactKeys, H, compactRows, rows, kept);
+    dropOldest(L.compactValues, H, compactRows, rows, vk);
+    // What stays float is less than a group plus later flushes: release the prompt-sized buffers.
     const keepRows = compactRows - rows + KEY_GROUP + spare;
-    h.compactKeys = shrink(h.compactKeys, keepRows * kept);
-    h.compactValues = shrink(h.compactValues, keepRows * vk);
+    L.compactKeys = shrink(L.compactKeys, H * keepRows * kept);
+    L.compactValues = shrink(L.compactValues, H * keepRows * vk);
   }
 
-  /** The graph's cache inputs: zero-copy prefix views of every head's buffers. */
+  /** The graph's cache inputs: zero-copy views of every layer's tiers. */
   feeds(): Record<string, Tensor> {
     const f: Record<string, Tensor> = {};
-    const { D, quantized: Tq, compact: Tc, full: Tf } = this;
+    const { D, kvHeads: H, quantized: Tq, compact: Tc, full: Tf } = this;
+    const elem = this.layout.precision;
     const bits = this.layout.bits ?? 8;
-    this.heads.forEach((layer, l) =>
-      layer.forEach((h, kv) => {
-        const n = (name: (l: number, h: number) => string) => name(l, kv);
-        f[n(cacheInput.prunedKeys)] = new Tensor('float32', h.compactKeys.subarray(0, Tc * h.kept), [Tc, h.kept]);
-        f[n(cacheInput.keptIndex)] = new Tensor('int64', h.index, [h.kept]);
-        f[n(cacheInput.fullKeys)] = new Tensor('float32', h.fullKeys.subarray(0, Tf * D), [Tf, D]);
-        if (!this.layout.compressed) {
-          f[n(cacheInput.values)] = new Tensor('float32', h.values.subarray(0, (Tc + Tf) * D), [Tc + Tf, D]);
-          return;
-        }
-        const kRow = rowBytes(h.kept, bits);
-        const vRow = rowBytes(h.valueKept, bits);
-        const vGroups = h.valueKept / valueGroup(h.valueKept);
-        f[n(cacheInput.values)] = new Tensor('float32', h.values.subarray(0, Tf * D), [Tf, D]);
-        f[n(cacheInput.compactValues)] = new Tensor('float32', h.compactValues.subarray(0, Tc * h.valueKept), [Tc, h.valueKept]);
-        f[n(cacheInput.valueSelect)] = new Tensor('float32', h.valueSelect, [h.valueKept, D]);
-        if (this.layout.bits === null) return; // no KIVI tier in the graph either
-        f[n(cacheInput.keyCodes)] = new Tensor('uint8', h.keyCodes.subarray(0, Tq * kRow), [Tq, kRow]);
-        f[n(cacheInput.keyScales)] = new Tensor('float16', h.keyScales.subarray(0, (Tq / KEY_GROUP) * h.kept), [Tq / KEY_GROUP, h.kept]);
-        f[n(cacheInput.keyMins)] = new Tensor('float16', h.keyMins.subarray(0, (Tq / KEY_GROUP) * h.kept), [Tq / KEY_GROUP, h.kept]);
-        f[n(cacheInput.valueCodes)] = new Tensor('uint8', h.valueCodes.subarray(0, Tq * vRow), [Tq, vRow]);
-        f[n(cacheInput.valueScales)] = new Tensor('float16', h.valueScales.subarray(0, Tq * vGroups), [Tq, vGroups]);
-        f[n(cacheInput.valueMins)] = new Tensor('float16', h.valueMins.subarray(0, Tq * vGroups), [Tq, vGroups]);
-      }),
-    );
+    const floats = (a: Floats, T: number, c: number) => new Tensor(elem, blockView(a, H, T, c), [H, 1, T, c]);
+    this.layerCaches.forEach((L, l) => {
+      const { kept, valueKept: vk } = L;
+      f[cacheInput.prunedKeys(l)] = floats(L.compactKeys, Tc, kept);
+      f[cacheInput.keptIndex(l)] = new Tensor('int64', L.keyIndex(), [H, 1, 1, kept]);
+      f[cacheInput.fullKeys(l)] = floats(L.fullKeys, Tf, D);
+      f[cacheInput.values(l)] = floats(L.fullValues, Tf, D);
+      f[cacheInput.compactValues(l)] = floats(L.compactValues, Tc, vk);
+      if (!this.layout.compressed) return;
+      f[cacheInput.valueSelect(l)] = new Tensor('float32', L.valueSelect(D), [H, 1, vk, D]);
+      if (this.layout.bits === null) return; // no KIVI tier in the graph either
+      const kRow = rowBytes(kept, bits);
+      const vRow = rowBytes(vk, bits);
+      const vGroups = vk / valueGroup(vk);
+      f[cacheInput.keyCodes(l)] = new Tensor('uint8', blockView(L.keyCodes, H, Tq, kRow), [H, Tq, kRow]);
+      f[cacheInput.keyScales(l)] = new Tensor('float16', blockView(L.keyScales, H, Tq / KEY_GROUP, kept), [H, Tq / KEY_GROUP, kept]);
+      f[cacheInput.keyMins(l)] = new Tensor('float16', blockView(L.keyMins, H, Tq / KEY_GROUP, kept), [H, Tq / KEY_GROUP, kept]);
+      f[cacheInput.valueCodes(l)] = new Tensor('uint8', blockView(L.valueCodes, H, Tq, vRow), [H, Tq, vRow]);
+      f[cacheInput.valueScales(l)] = new Tensor('float16', blockView(L.valueScales, H, Tq, vGroups), [H, Tq, vGroups]);
+      f[cacheInput.valueMins(l)] = new Tensor('float16', blockView(L.valueMins, H, Tq, vGroups), [H, Tq, vGroups]);
+    });
     if (this.layout.bits !== null) {
       const per = 8 / bits;
       f.kv_shift = new Tensor('uint8', Uint8Array.from({ length: per }, (_, i) => i * bits), [per]);
@@ -311,68 +342,64 @@ export class KvCache implements PrunableCache {
   stats(): CacheStats {
     const { D, quantized: Tq, compact: Tc, full: Tf, layers, kvHeads } = this;
     const tiers = { quantized: Tq, compact: Tc, full: Tf };
+    const e = elementBytes(this.layout.precision);
     let keyBytes = 0;
     let valueBytes = 0;
     let indexBytes = 0;
+    let compressedBytes = 0;
     let allocated = 0;
     let keptSum = 0;
-    for (const layer of this.heads)
-      for (const h of layer) {
-        keptSum += h.kept;
-        // Plain layout: valueKept stays D (value masks need the compressed layout), as the formula expects.
-        const bytes = headBytes(tiers, { headDim: D, keptKeys: h.kept, keptValues: h.valueKept }, this.layout.bits, FLOAT32_BYTES);
-        keyBytes += bytes.keys;
-        valueBytes += bytes.values;
-        indexBytes += bytes.indices;
-        for (const b of [h.compactKeys, h.fullKeys, h.values, h.compactValues, h.keyCodes, h.keyScales, h.keyMins, h.valueCodes, h.valueScales, h.valueMins]) allocated += b.byteLength;
-      }
+    for (const L of this.layerCaches) {
+      keptSum += L.kept * kvHeads;
+      const bytes = headBytes(tiers, { headDim: D, keptKeys: L.kept, keptValues: L.valueKept }, this.layout.bits, e);
+      keyBytes += kvHeads * bytes.keys;
+      valueBytes += kvHeads * bytes.values;
+      indexBytes += kvHeads * bytes.indices;
+      const compressed = headBytes({ ...tiers, full: 0 }, { headDim: D, keptKeys: L.kept, keptValues: L.valueKept }, this.layout.bits, e);
+      compressedBytes += kvHeads * (compressed.keys + compressed.values);
+      for (const b of [L.compactKeys, L.fullKeys, L.fullValues, L.compactValues, L.keyCodes, L.keyScales, L.keyMins, L.valueCodes, L.valueScales, L.valueMins]) allocated += b.byteLength;
+    }
     const heads = layers * kvHeads;
     const tokens = Tq + Tc + Tf;
-    // The yardstick CacheStats compares against: one token of an unpruned float16 cache.
+    // Tokens compacted at ratio 0 keep every channel: they count as full, as nothing was pruned.
+    const prunedTokens = this.masked || this.layout.compressed ? Tq + Tc : 0;
+    // The yardstick CacheStats compares against: one token of an unpruned float16 cache (llama.cpp's default).
     const fp16 = unprunedBytes(1, D, 2);
     return {
       tokens,
-      prunedTokens: Tq + Tc,
-      fullTokens: Tf,
+      prunedTokens,
+      fullTokens: tokens - prunedTokens,
       keyBytes,
       valueBytes,
-      fullKeyBytes: heads * unprunedBytes(tokens, D).keys,
+      fullKeyBytes: heads * unprunedBytes(tokens, D, e).keys,
       pruneRatio: this.masked ? 1 - keptSum / (heads * D) : 0,
-      bytesPerElement: FLOAT32_BYTES,
+      bytesPerElement: e,
       allocatedBytes: allocated,
       bytesPerToken: tokens ? (keyBytes + valueBytes + indexBytes) / tokens : 0,
       fp16FullBytesPerToken: heads * (fp16.keys + fp16.values),
+      compressedBytesPerToken: Tq + Tc ? compressedBytes / (Tq + Tc) : 0,
       evictedTokens: this.evicted,
       quantizedTokens: Tq,
     };
   }
 }
 
-/** rows [0, count) of src [*, D], channels `index`, into dst at `at` (row-major [count, index.length]). */
-function gatherRows(src: Float32Array, D: number, count: number, index: ArrayLike<number | bigint>, dst: Float32Array, at: number): void {
-  const channels = Array.from(index, Number);
+/** Rows [0, count) of src [*, D] from `from`, channels `index`, into dst at `at` ([count, index.length]). */
+function gatherRows(src: Floats, from: number, D: number, count: number, index: Int32Array, dst: Floats, at: number): void {
+  if (index.length === D) {
+    dst.set(src.subarray(from, from + count * D) as never, at); // every channel: one copy
+    return;
+  }
   for (let t = 0; t < count; t++) {
-    const row = t * D;
-    for (const j of channels) dst[at++] = src[row + j];
+    const row = from + t * D;
+    for (let i = 0; i < index.length; i++) dst[at++] = src[row + index[i]];
   }
 }
 
-function oneHot(index: Int32Array, D: number): Float32Array {
-  const m = new Float32Array(index.length * D);
-  index.forEach((j, i) => (m[i * D + j] = 1));
-  return m;
-}
-
-/** `a` with room for `min` elements, keeping its first `live` (geometric growth: one copy). */
-function ensure<T extends Grow>(a: T, min: number, live: number): T {
-  if (a.length >= min) return a;
-  const next = new (a.constructor as new (n: number) => T)(Math.max(min, Math.ceil(a.length * 1.5)));
-  next.set(a.subarray(0, live) as never);
-  return next;
-}
-
-/** Drops a prefill-sized buffer once what remains fits a much smaller one. */
-function shrink(a: Float32Array, keep: number): Float32Array {
-  const n = Math.max(keep, 1);
-  return a.length > 4 * n ? a.slice(0, n) : a;
+/** Float tier elements as float32 values (a copy). */
+export function toFloat32(a: Floats): Float32Array {
+  if (a instanceof Float32Array) return a.slice();
+  const out = new Float32Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = halfToFloat(a[i]);
+  return out;
 }

@@ -2,7 +2,7 @@
 // bytes of each candidate setting exactly as KvCache will count them (core/cacheProjection.ts,
 // an upper bound over the generation) and take the most faithful one that fits; refuse before
 // allocating otherwise. The budget is in MiB (x 2^20), whatever the setting's name says.
-import { unprunedBytes } from '../../core/cacheBytes';
+import { elementBytes, unprunedBytes } from '../../core/cacheBytes';
 import { projectCacheBytes, type CacheShape } from '../../core/cacheProjection';
 import { formatBytes } from '../../core/numberFormat';
 import type { BudgetChoice } from '../../core/protocol/rpc';
@@ -39,7 +39,7 @@ export function chooseByBudget(budgetMb: number, n: number, N: number, requested
   if (!(budgetMb > 0)) throw new MemoryBudgetError(`memory budget must be a positive number of MiB, got ${budgetMb}`);
   const budget = budgetMb * MiB;
   // Prefill holds every prompt token's whole keys and values until they are compressed.
-  const transient = unprunedBytes(n, m.headDim);
+  const transient = unprunedBytes(n, m.headDim, elementBytes(m.cachePrecision));
   const choice = (s: Settings): BudgetChoice => {
     const projectedBytes = projectCacheBytes(s, n, N, m);
     return {

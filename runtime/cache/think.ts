@@ -62,8 +62,9 @@ export interface PrunableCache {
 /**
  * After prefill: score every channel of every layer and KV head from the window's query squares
  * (per layer [Hkv * D]) and the keys about to be pruned, keep the best D - floor(λ D), and move
- * the prompt's tokens [0, n - recent) to compact keys. Returns false when nothing is pruned
- * (short prompt, or λ = 0 everywhere), which is then exactly the unpruned model.
+ * the prompt's tokens [0, n - recent) to compact keys. At λ = 0 everywhere no mask is chosen and
+ * the tokens move with every channel (the same numbers, in the tier that does not grow each step).
+ * Returns whether channels were pruned.
  */
 export function pruneAfterPrefill(
   cache: PrunableCache,
@@ -71,19 +72,19 @@ export function pruneAfterPrefill(
   s: ThinkSettings,
   shape: { kvHeads: number; headDim: number },
   spare = 0,
-  /** Move tokens to compact storage even at λ = 0 (value pruning and KIVI work on them). */
-  always = false,
 ): boolean {
   const D = shape.headDim;
   const prunedCount = cache.full - s.recent;
   const ratios = querySquares.map((_, l) => ratioOf(s, l));
-  if (cache.pruned > 0 || prunedCount <= 0 || (!always && ratios.every((r) => r === 0))) return false;
-  querySquares.forEach((qsq, l) => {
-    for (let g = 0; g < shape.kvHeads; g++) {
-      const scores = channelScores(qsq.subarray(g * D, (g + 1) * D), keySquares(cache.keysOf(l, g), prunedCount, D));
-      cache.setMask(l, g, selectChannels(scores, keptCount(ratios[l], D)), scores);
-    }
-  });
+  if (cache.pruned > 0 || prunedCount <= 0) return false;
+  const prunes = ratios.some((r) => r > 0);
+  if (prunes)
+    querySquares.forEach((qsq, l) => {
+      for (let g = 0; g < shape.kvHeads; g++) {
+        const scores = channelScores(qsq.subarray(g * D, (g + 1) * D), keySquares(cache.keysOf(l, g), prunedCount, D));
+        cache.setMask(l, g, selectChannels(scores, keptCount(ratios[l], D)), scores);
+      }
+    });
   cache.prune(prunedCount, spare);
-  return true;
+  return prunes;
 }

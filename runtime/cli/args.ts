@@ -2,7 +2,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { Device } from '../../core/protocol/settings';
+import type { CachePrecision, Device } from '../../core/protocol/settings';
 
 type Out = { write(s: string): unknown };
 export interface CliIo {
@@ -52,6 +52,12 @@ export function deviceFlag(value: string | undefined): Device | undefined {
 
 export function quantizeFlag(value: string | undefined): 'int8' | 'int4' | undefined {
   if (value !== undefined && value !== 'int8' && value !== 'int4') throw new UsageError(`--quantize must be int8 or int4 (got "${value}")`);
+  return value;
+}
+
+/** --cache-precision: how the KV cache stores keys and values (undefined: the default, float16). */
+export function cachePrecisionFlag(value: string | undefined): CachePrecision | undefined {
+  if (value !== undefined && value !== 'float16' && value !== 'float32') throw new UsageError(`--cache-precision must be float16 or float32 (got "${value}")`);
   return value;
 }
 

@@ -3,6 +3,8 @@
 // memory budget allows into one prompt, and streams the answer; then prints the cache figures and
 // a per-head summary of what ThinK kept. The model is a local folder (--model), or a Hub repo
 // downloaded once into the user cache; offline, it falls back to a model found at hand.
+import { DEFAULT_COMPRESSION } from '../../core/protocol/settings';
+import { describeCacheVsF16 } from '../../core/cacheFigures';
 import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -12,7 +14,7 @@ import { packFiles } from '../../core/context/pack';
 import type { GenerateResult, LoadResult, ThinkMasks } from '../../core/protocol/rpc';
 import { rankFiles } from '../../core/context/rank';
 import { scanWorkspace } from '../../core/context/scan';
-import { deviceFlag, modelFlag, num, parse, UsageError, type CliIo } from './args';
+import { cachePrecisionFlag, deviceFlag, modelFlag, num, parse, UsageError, type CliIo } from './args';
 import { EngineHost } from '../host/engineHost';
 import { downloadModel, HubOfflineError } from '../../core/hub';
 import { DEFAULT_CONTEXT_TOKENS, DEFAULT_HUB_MODEL } from '../../core/defaultModel';
@@ -35,7 +37,7 @@ function packageRoot(from: string): string {
 
 export const ASK_USAGE = `  think-lens ask --question TEXT [--repo DIR] [--model DIR|FILE.gguf | --hub REPO] [--memory-budget-mb M]
                  [--context-tokens N (default: ${DEFAULT_CONTEXT_TOKENS})] [--max-new-tokens N (default: min(200, context/4))]
-                 [--prune-ratio R] [--device cpu|webgpu|cuda]`;
+                 [--prune-ratio R] [--kv-bits 2|4] [--cache-precision float16|float32] [--device cpu|webgpu|cuda]`;
 
 export async function ask(args: string[], io: CliIo): Promise<number> {
   const { values: v } = parse(args, {
@@ -47,6 +49,8 @@ export async function ask(args: string[], io: CliIo): Promise<number> {
     'max-new-tokens': { type: 'string' },
     'context-tokens': { type: 'string' },
     'prune-ratio': { type: 'string' },
+    'kv-bits': { type: 'string' },
+    'cache-precision': { type: 'string' },
     device: { type: 'string' },
   });
   if (!v.question) throw new UsageError('ask needs --question TEXT');
@@ -58,11 +62,20 @@ export async function ask(args: string[], io: CliIo): Promise<number> {
   const contextTokens = num('context-tokens', v['context-tokens'], { int: true, min: 1 }) ?? DEFAULT_CONTEXT_TOKENS;
   const ratio = num('prune-ratio', v['prune-ratio'], { min: 0, max: 0.99 });
   const device = deviceFlag(v.device);
+  const kvBits = num('kv-bits', v['kv-bits'], { int: true, min: 2, max: 4 });
+  if (kvBits === 3) throw new UsageError('--kv-bits must be 2 or 4 (got "3")');
+  const cachePrecision = cachePrecisionFlag(v['cache-precision']);
 
   const modelDir = v.model ? modelFlag(v.model, 'ask') : await hubModel(v.hub ?? DEFAULT_HUB_MODEL, io.stderr);
   const host = new EngineHost({ onToken: (n) => io.stdout.write(n.text), onLog: (level, m) => level !== 'info' && io.stderr.write(`[${level}] ${m}\n`) });
   try {
-    const loaded = await host.load({ modelDir, device, think: ratio === undefined ? undefined : { ratio } });
+    const loaded = await host.load({
+      modelDir,
+      device,
+      think: ratio === undefined ? undefined : { ratio },
+      ...(kvBits ? { compression: { kvBits: kvBits as 2 | 4 } } : {}),
+      ...(cachePrecision ? { cachePrecision } : {}),
+    });
     // A small model's context is mostly for the files: by default the answer gets at most a quarter.
     const maxNewTokens = maxNewFlag ?? Math.min(200, Math.floor(loaded.model.contextLength / 4));
     const count = (texts: string[]) => host.countTokens(texts);
@@ -71,6 +84,7 @@ export async function ask(args: string[], io: CliIo): Promise<number> {
       memoryBudgetMb,
       model: loaded.model,
       think: loaded.think,
+      ...(kvBits ? { compression: { ...DEFAULT_COMPRESSION, kvBits: kvBits as 2 | 4 } } : {}),
       answerTokens: maxNewTokens,
       overheadTokens: overhead + TEMPLATE_OVERHEAD_TOKENS,
       maxPromptTokens: contextTokens,
@@ -124,8 +138,8 @@ function cacheReport(r: GenerateResult, loaded: LoadResult): string {
   const c = r.cache;
   return [
     `cache: ${c.tokens} tokens (${c.prunedTokens} pruned, ${c.fullTokens} full-key); keys ${formatBytes(c.keyBytes)} of ${formatBytes(c.fullKeyBytes)} unpruned ` +
-      `(${((1 - c.keyBytes / Math.max(1, c.fullKeyBytes)) * 100).toFixed(0)}% saved), values ${formatBytes(c.valueBytes)}; ${c.bytesPerToken.toFixed(0)} bytes/token ` +
-      `vs ${c.fp16FullBytesPerToken} for an unpruned fp16 cache`,
+      `(${((1 - c.keyBytes / Math.max(1, c.fullKeyBytes)) * 100).toFixed(0)}% saved), values ${formatBytes(c.valueBytes)}, stored as ${c.bytesPerElement === 2 ? 'float16' : 'float32'}`,
+    `cache size: ${describeCacheVsF16(c)}`,
     `ThinK: ratio ${c.pruneRatio.toFixed(2)}, window ${loaded.think.window}, recent ${loaded.think.recent}, flush ${loaded.think.flush}; ` +
       `prefill ${r.timings.prefillTokensPerSec.toFixed(0)} tok/s, decode ${r.timings.decodeMsPerToken.toFixed(1)} ms/token, ${r.finishReason}`,
   ].join('\n');

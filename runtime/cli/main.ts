@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import type { GenerateParams, GenerateResult, LoadParams, Prompt, SamplingParams } from '../../core/protocol/rpc';
 import type { CompressionSettings, Device, ThinkSettings } from '../../core/protocol/settings';
-import { deviceFlag, modelFlag, num, parse, quantizeFlag, UsageError, type CliIo } from './args';
+import { cachePrecisionFlag, deviceFlag, modelFlag, num, parse, quantizeFlag, UsageError, type CliIo } from './args';
 import { ask, ASK_USAGE } from './ask';
 import { DEFAULT_EVICT } from '../cache/evict';
 import { EngineHost } from '../host/engineHost';
@@ -20,7 +20,8 @@ export const USAGE = `usage:
   think-lens generate --model DIR|FILE.gguf (--prompt TEXT | --prompt-ids CSV) [--chat]
                       [--max-new-tokens N] [--prune-ratio R|R0,R1,...] [--obs-window W] [--recent N]
                       [--flush N] [--device cpu|webgpu|cuda] [--context N] [--prefill-chunk N]
-                      [--quantize int8|int4] [--evict snapkv|h2o --token-budget N] [--kv-bits 2|4]
+                      [--quantize int8|int4] [--cache-precision float16|float32]
+                      [--evict snapkv|h2o --token-budget N] [--kv-bits 2|4]
                       [--prune-values R] [--memory-budget-mb M]
                       [--temperature T] [--top-k K] [--top-p P] [--repetition-penalty R] [--seed N]
                       [--stop S]... [--json] [--verbose]
@@ -104,6 +105,7 @@ const GENERATE_OPTIONS = {
   context: { type: 'string' },
   'prefill-chunk': { type: 'string' },
   quantize: { type: 'string' },
+  'cache-precision': { type: 'string' },
   evict: { type: 'string' },
   'token-budget': { type: 'string' },
   'kv-bits': { type: 'string' },
@@ -180,6 +182,8 @@ export function generateRequest(args: string[]): { load: LoadParams; gen: Genera
 
   const load: LoadParams = { modelDir, think, compression };
   if (quantize) load.quantize = quantize;
+  const cachePrecision = cachePrecisionFlag(v['cache-precision']);
+  if (cachePrecision) load.cachePrecision = cachePrecision;
   const memoryBudgetMb = num('memory-budget-mb', v['memory-budget-mb'], { min: 0.001 });
   if (memoryBudgetMb !== undefined) load.memoryBudgetMb = memoryBudgetMb;
   if (device) load.device = device;

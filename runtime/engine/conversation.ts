@@ -107,11 +107,11 @@ export class Conversation {
     if (!this.cache.masked && this.cache.evicted === 0) return null;
     return {
       headDim: D,
-      layers: this.cache.heads.map((layer) =>
-        layer.map((h) => ({
-          kept: h.keptChannels(),
+      layers: this.cache.layerCaches.map((layer) =>
+        layer.heads.map((h) => ({
+          kept: Array.from(h.keys),
           scores: Array.from(h.scores ?? []),
-          ...(h.valueKept < D ? { valueKept: Array.from(h.valueIndex) } : {}),
+          ...(h.values.length < D ? { valueKept: Array.from(h.values) } : {}),
           ...(h.keptTokens ? { keptTokens: Array.from(h.keptTokens) } : {}),
         })),
       ),
@@ -178,6 +178,7 @@ export class Conversation {
   /** Beyond the paper: generated keys get thinner too, pruned with their head's mask. */
   private flushIfDue(): void {
     const { flush, recent } = this.settings.think;
-    if (this.cache.masked && flush > 0 && this.cache.full > flush) this.cache.prune(this.cache.full - recent);
+    // Once the prompt is compacted (at ratio 0 too, keeping every channel), so the full tier stays small.
+    if (this.cache.pruned > 0 && flush > 0 && this.cache.full > flush) this.cache.prune(this.cache.full - recent);
   }
 }

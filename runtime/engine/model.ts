@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import type { CacheStats, LoadParams, LoadResult, Prompt } from '../../core/protocol/rpc';
-import { DEFAULT_COMPRESSION, DEFAULT_THINK, type CompressionSettings, type Device, type ThinkSettings } from '../../core/protocol/settings';
+import { DEFAULT_CACHE_PRECISION, DEFAULT_COMPRESSION, DEFAULT_THINK, type CompressionSettings, type Device, type ThinkSettings } from '../../core/protocol/settings';
 import { checkCompression, needsCompressedLayout } from '../cache/compress';
 import { DEFAULT_EVICT } from '../cache/evict';
 import type { CacheLayout, KvCache } from '../cache/kvcache';
@@ -85,6 +85,7 @@ export class ModelResources {
         contextLength: config.contextLength,
         dtype: weights.dtype,
         quantize: params.quantize,
+        cachePrecision: opened.runner.layout.precision,
         parameters: weights.parameters,
         hasChatTemplate: tokenizer?.hasChatTemplate ?? false,
       },
@@ -120,7 +121,7 @@ export class ModelResources {
    * the current one was built for another layout (a request that turns KIVI or eviction on).
    */
   async layoutFor(compression: CompressionSettings): Promise<CacheLayout> {
-    let layout = layoutFor(compression, this.loaded.device);
+    let layout = layoutFor(compression, this.loaded.device, this.params);
     if (!this.runner.fits(layout)) {
       const kind = layout.compressed ? `compressed${layout.bits ? ' (KIVI)' : ''}` : 'plain ThinK';
       this.log('info', `rebuilding the graph for the ${kind} cache layout`);
@@ -129,7 +130,7 @@ export class ModelResources {
       this.currentRunner = opened.runner;
       // A provider that could not start again leaves the CPU in its place: say so from now on.
       Object.assign(this.loaded, { device: opened.device, fallback: opened.fallback ?? this.loaded.fallback });
-      layout = layoutFor(compression, this.loaded.device);
+      layout = layoutFor(compression, this.loaded.device, this.params);
     }
     if (this.runner.resident && layout.bits !== null)
       this.log('info', 'WebGPU: KIVI codes are unpacked on the CPU each step (onnxruntime has no WebGPU kernel for it); ThinK alone keeps the cache on the GPU');
@@ -212,28 +213,29 @@ export function resolveCompression(c: Partial<CompressionSettings> | undefined):
 async function openRunner(weights: ModelWeights, config: ModelConfig, params: LoadParams, compression: CompressionSettings, device: Device, log: LogFn, weightFile: WeightFile | null) {
   const weightBits = params.quantize === 'int4' ? 4 : params.quantize === 'int8' ? 8 : undefined;
   const graphFor = (d: Device) => {
-    const layout = layoutFor(compression, d);
-    return buildModelGraph(weights, { weightBits, compressed: layout.compressed, kivi: layout.bits !== null, gpu: d === 'webgpu', weightFile: weightFile ?? undefined });
+    const layout = layoutFor(compression, d, params);
+    return buildModelGraph(weights, { weightBits, compressed: layout.compressed, kivi: layout.bits !== null, cachePrecision: layout.precision, gpu: d === 'webgpu', weightFile: weightFile ?? undefined });
   };
   const opened = await openSession(graphFor, params.modelDir, device, log);
-  if (opened.device !== 'webgpu') return { ...opened, runner: new Runner(opened.session, config, layoutFor(compression, opened.device)) };
+  if (opened.device !== 'webgpu') return { ...opened, runner: new Runner(opened.session, config, layoutFor(compression, opened.device, params)) };
   try {
-    const resident = await ResidentTiers.open(config);
-    return { ...opened, runner: new Runner(opened.session, config, layoutFor(compression, 'webgpu'), resident) };
+    const resident = await ResidentTiers.open(config, layoutFor(compression, 'webgpu', params));
+    return { ...opened, runner: new Runner(opened.session, config, layoutFor(compression, 'webgpu', params), resident) };
   } catch (e) {
     // The model session started but the upload graph did not: run on the CPU rather than half on the GPU.
     await opened.session.release();
     const fallback = `webgpu could not keep the cache on the GPU (${firstLine(e)}); running on CPU`;
     log('warn', fallback);
     const cpu = await openSession(graphFor, params.modelDir, 'cpu', log);
-    return { ...cpu, fallback, runner: new Runner(cpu.session, config, layoutFor(compression, 'cpu')) };
+    return { ...cpu, fallback, runner: new Runner(cpu.session, config, layoutFor(compression, 'cpu', params)) };
   }
 }
 
 /**
- * The cache layout for these settings on `device`. WebGPU always takes the compressed one: the
- * plain layout's one values buffer grows every step, so it could not stay on the GPU.
+ * The cache layout for these settings on `device`. WebGPU keeps a float32 cache: widening float16
+ * in its shaders needs the shader-f16 feature, which not every adapter has.
  */
-function layoutFor(compression: CompressionSettings, device: Device): CacheLayout {
-  return { compressed: needsCompressedLayout(compression) || device === 'webgpu', bits: compression.kvBits };
+function layoutFor(compression: CompressionSettings, device: Device, params: Pick<LoadParams, 'cachePrecision'>): CacheLayout {
+  const precision = device === 'webgpu' ? 'float32' : (params.cachePrecision ?? DEFAULT_CACHE_PRECISION);
+  return { compressed: needsCompressedLayout(compression), bits: compression.kvBits, precision };
 }

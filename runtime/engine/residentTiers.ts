@@ -16,10 +16,12 @@ import type { GpuResidency } from '../../core/protocol/rpc';
 import type { ModelConfig } from '../model/config';
 import { cacheInput } from '../graph/attention';
 import { GraphBuilder } from '../graph/onnx';
-import type { KvCache } from '../cache/kvcache';
+import type { CacheLayout, KvCache } from '../cache/kvcache';
 
-/** The cache inputs kept on the GPU, per layer and KV head: [Tc, kept], [Tc, keptV], [keptV, D]. */
-const RESIDENT = [cacheInput.prunedKeys, cacheInput.compactValues, cacheInput.valueSelect];
+/** The cache inputs kept on the GPU, per layer: [Hkv, 1, Tc, kept], [Hkv, 1, Tc, keptV] and (compressed layout) [Hkv, 1, keptV, D]. */
+function residentInputs(layout: CacheLayout): ((l: number) => string)[] {
+  return layout.compressed ? [cacheInput.prunedKeys, cacheInput.compactValues, cacheInput.valueSelect] : [cacheInput.prunedKeys, cacheInput.compactValues];
+}
 
 export class ResidentTiers {
   private resident: Record<string, Tensor> = {};
@@ -33,16 +35,16 @@ export class ResidentTiers {
   ) {}
 
   /** Opens the upload graph on WebGPU (the session the model runs in shares its device). */
-  static async open(c: ModelConfig): Promise<ResidentTiers> {
+  static async open(c: ModelConfig, layout: CacheLayout): Promise<ResidentTiers> {
     const g = new GraphBuilder();
     const names: string[] = [];
+    const dims = ['heads', 1, 'rows', 'cols'];
     for (let l = 0; l < c.layers; l++)
-      for (let h = 0; h < c.kvHeads; h++)
-        for (const input of RESIDENT) {
-          const name = input(l, h);
-          names.push(name);
-          g.output(name, g.op('Identity', [g.input(`host.${name}`, 'float', ['rows', 'cols'])]), 'float', ['rows', 'cols']);
-        }
+      for (const input of residentInputs(layout)) {
+        const name = input(l);
+        names.push(name);
+        g.output(name, g.op('Identity', [g.input(`host.${name}`, 'float', dims)]), 'float', dims);
+      }
     const uploader = await InferenceSession.create(g.toBytes('think-lens-upload'), {
       executionProviders: ['webgpu'],
       preferredOutputLocation: 'gpu-buffer',

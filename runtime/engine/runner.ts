@@ -4,7 +4,7 @@
 import { Tensor, type InferenceSession } from 'onnxruntime-node';
 import type { ModelConfig } from '../model/config';
 import { layerOutput } from '../graph/model';
-import type { CacheLayout, KvCache } from '../cache/kvcache';
+import type { CacheLayout, Floats, KvCache } from '../cache/kvcache';
 import type { ResidentTiers } from './residentTiers';
 import { ropeTables } from '../graph/rope';
 
@@ -26,16 +26,14 @@ export class Runner {
     readonly session: InferenceSession,
     readonly config: ModelConfig,
     /** The cache layout the graph was built for (see kvcache.ts); `bits` only says whether it has a KIVI tier. */
-    readonly layout: CacheLayout = { compressed: false, bits: null },
-    /** On WebGPU: the cache tiers kept on the GPU between steps (needs the compressed layout). */
+    readonly layout: CacheLayout = { compressed: false, bits: null, precision: 'float16' },
+    /** On WebGPU: the cache tiers kept on the GPU between steps. */
     readonly resident: ResidentTiers | null = null,
-  ) {
-    if (resident && !layout.compressed) throw new Error('Runner: GPU-resident tiers need the compressed cache layout');
-  }
+  ) {}
 
   /** The graph reads a cache of this layout (KIVI's bit width is an input, not part of the graph). */
   fits(layout: CacheLayout): boolean {
-    return layout.compressed === this.layout.compressed && (layout.bits === null) === (this.layout.bits === null);
+    return layout.compressed === this.layout.compressed && (layout.bits === null) === (this.layout.bits === null) && layout.precision === this.layout.precision;
   }
 
   /** Returns logits [R, V] for the requested rows. */
@@ -50,7 +48,6 @@ export class Runner {
     const rows = o.logitRows ?? [S - 1];
     const scoreFrom = o.onWindowQueries ? (o.scoreWindowFrom ?? Infinity) : Infinity;
     const windowRows = positions.flatMap((pos, i) => (pos >= scoreFrom ? [i] : []));
-    cache.reserve(S);
     const out = await this.session.run({
       ...(this.resident ? await this.resident.feeds(cache) : cache.feeds()),
       input_ids: new Tensor('int64', BigInt64Array.from(ids, (id) => BigInt(id)), [S]),
@@ -63,7 +60,7 @@ export class Runner {
     });
     const inWindow = o.querySquares !== undefined && positions[S - 1] >= windowFrom;
     for (let l = 0; l < this.config.layers; l++) {
-      cache.append(l, out[layerOutput.keys(l)].data as Float32Array, out[layerOutput.values(l)].data as Float32Array, S);
+      cache.append(l, out[layerOutput.keys(l)].data as Floats, out[layerOutput.values(l)].data as Floats, S);
       if (inWindow) {
         const q = out[layerOutput.querySquares(l)].data as Float32Array;
         const acc = o.querySquares![l];

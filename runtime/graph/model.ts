@@ -3,17 +3,18 @@
 // feeds the past as per-(layer, KV head) prefix views and gets back only the new tokens' K/V.
 // Shapes: S new tokens, D head_dim, G = query heads per KV head, R rows that need logits, W rows
 // whose queries come back (observation window); the cache tiers are described in kvcache.ts.
+import type { CachePrecision } from '../../core/protocol/settings';
 import type { QuantizedWeight, WeightBits } from '../model/quantize';
 import { quantizeTensor } from '../model/quantizeTensor';
 import { readTensor, readTensorBytes, type ModelWeights, type TensorRef } from '../model/weights';
-import { AttentionOps, compressedAttention, thinkAttention } from './attention';
+import { AttentionOps, layerAttention } from './attention';
 import { WEIGHT_FILE, type WeightFile } from './weightFile';
 import { GraphBuilder, type Elem } from './onnx';
 
 /** Names of the graph's per-layer outputs. */
 export const layerOutput = {
-  keys: (l: number) => `k.${l}`, // [S, Hkv, D] after RoPE
-  values: (l: number) => `v.${l}`, // [S, Hkv, D]
+  keys: (l: number) => `k.${l}`, // [S, Hkv, D] after RoPE, in the cache's precision
+  values: (l: number) => `v.${l}`, // [S, Hkv, D], in the cache's precision
   querySquares: (l: number) => `qsq.${l}`, // [Hkv, D]: sum over window rows and the group's heads of q^2
   windowQueries: (l: number) => `qwin.${l}`, // [W, Hq, D]: the rows named by window_rows, after RoPE
 };
@@ -27,6 +28,8 @@ export interface GraphOptions {
   compressed?: boolean;
   /** With the compressed layout: a KIVI-quantized tier too (its codes, scales and mins as inputs). */
   kivi?: boolean;
+  /** How the cache stores keys and values: the graph's cache inputs and new K/V outputs (default float16). */
+  cachePrecision?: CachePrecision;
   /** Attention products that onnxruntime's WebGPU provider runs on the GPU (see AttentionOps). */
   gpu?: boolean;
   /**
@@ -130,6 +133,20 @@ export function buildModelGraph(w: ModelWeights, opts: GraphOptions = {}): Model
   const linear = (x: string, W: TensorRef, b?: TensorRef): string => linears(x, [{ W, b }]);
   const rmsNorm = (x: string, ref: TensorRef): string =>
     g.op('SimplifiedLayerNormalization', [x, weight(ref)], { axis: -1, epsilon: { float: c.rmsNormEps } });
+  /** [RMSNorm(x + y), x + y]: the residual add and the next norm in one kernel. */
+  const residualNorm = (x: string, y: string, ref: TensorRef): [string, string] => {
+    const [normed, , , sum] = g.opN('SkipSimplifiedLayerNormalization', [y, x, weight(ref)], 4, { epsilon: { float: c.rmsNormEps } }, 'com.microsoft');
+    return [normed, sum];
+  };
+  /**
+   * Several projections of one input, [S, N_i] each. Quantized weights go through one stacked
+   * MatMulNBits (one pass over the input's blocks), then a split; float weights, one Gemm each.
+   */
+  const projections = (x: string, Ws: TensorRef[]): string[] => {
+    if (!opts.weightBits) return Ws.map((W) => linear(x, W));
+    const sizes = g.constI64(Ws.map((W) => W.shape[0]));
+    return g.opN('Split', [linears(x, Ws.map((W) => ({ W }))), sizes], Ws.length, { axis: 1 });
+  };
 
   const inputIds = g.input('input_ids', 'int64', ['S']);
   const cos = g.op('Unsqueeze', [g.input('cos', 'float', ['S', D]), g.constI64([1])]); // [S, 1, D]
@@ -140,9 +157,14 @@ export function buildModelGraph(w: ModelWeights, opts: GraphOptions = {}): Model
   const windowRows = g.input('window_rows', 'int64', ['W']);
   const packing = opts.compressed && opts.kivi ? { shift: g.input('kv_shift', 'uint8', ['P']), mask: g.input('kv_mask', 'uint8', []) } : null;
 
-  // Attention reads the queries as [S, Hkv, G, D] (each KV head's group of query heads side by
-  // side); the per-token mask and observation weights broadcast over the heads.
-  const headMask = g.op('Unsqueeze', [causalMask, g.constI64([1, 2])]); // [S, 1, 1, S]
+  // The queries are grouped per KV head, [S, Hkv, G, D]; the observation weights broadcast over
+  // the heads, the causal mask over heads-first scores [Hkv, G, S, S].
+  const headMask = g.op('Unsqueeze', [causalMask, g.constI64([0, 1])]); // [1, 1, S, S]
+  const scale = g.constF32([1 / Math.sqrt(D)], []);
+  const precision = opts.cachePrecision ?? 'float16';
+  const half = precision === 'float16';
+  const cacheElem: Elem = half ? 'float16' : 'float';
+  const cacheGraph = { compressed: !!opts.compressed, packing, precision };
   const obsRoot = g.op('Sqrt', [g.op('Reshape', [obsWeight, g.constI64([-1, 1, 1, 1])])]); // [S, 1, 1, 1]
 
   /** [D, D] signed permutation with x R = rotate_half(x) = [-x2, x1]; one nonzero per column, so exact. */
@@ -157,7 +179,7 @@ export function buildModelGraph(w: ModelWeights, opts: GraphOptions = {}): Model
   const rope = (x: string): string =>
     g.op('Add', [g.op('Mul', [x, cos]), g.op('Mul', [g.op('MatMul', [x, rotateHalf]), sin])]);
 
-  const ops = new AttentionOps(g, D, opts.gpu);
+  const ops = new AttentionOps(g, Hkv, opts.gpu);
 
   // The embedding is gathered in its stored dtype and only the S rows are cast: a float32 copy of
   // the whole table (2 GB for an 8B model's BF16 embedding) is never made, unless a tied LM head
@@ -165,8 +187,12 @@ export function buildModelGraph(w: ModelWeights, opts: GraphOptions = {}): Model
   const embedRows = g.op('Gather', [stored(w.embed), inputIds], { axis: 0 }); // [S, hidden]
   let x = (floatDtype(w.embed) ?? 'F32') === 'F32' ? embedRows : g.op('Cast', [embedRows], { to: 1 });
 
+  // The residual stream: each sublayer's output is added to x by the next norm, one fused kernel.
+  let pending: string | null = null;
   w.layers.forEach((L, l) => {
-    const h = rmsNorm(x, L.inputNorm);
+    let h: string;
+    if (pending) [h, x] = residualNorm(x, pending, L.inputNorm);
+    else h = rmsNorm(x, L.inputNorm);
     const qkv = linears(h, [{ W: L.q, b: L.qBias }, { W: L.k, b: L.kBias }, { W: L.v, b: L.vBias }]);
     const heads3 = g.op('Reshape', [qkv, g.constI64([0, Hq + 2 * Hkv, D])]); // [S, Hq + 2 Hkv, D]
     let qk: string;
@@ -181,8 +207,10 @@ export function buildModelGraph(w: ModelWeights, opts: GraphOptions = {}): Model
     }
     // RoPE once over the query and key heads side by side.
     const [q, k] = g.opN('Split', [rope(qk), g.constI64([Hq, Hkv])], 2, { axis: 1 }); // [S, Hq, D], [S, Hkv, D]
-    g.output(layerOutput.keys(l), k, 'float', ['S', Hkv, D]);
-    g.output(layerOutput.values(l), v, 'float', ['S', Hkv, D]);
+    // The cache stores the new tokens' keys and values in its own precision.
+    const stored = (t: string) => (half ? g.op('Cast', [t], { to: 10 }) : t);
+    g.output(layerOutput.keys(l), stored(k), cacheElem, ['S', Hkv, D]);
+    g.output(layerOutput.values(l), stored(v), cacheElem, ['S', Hkv, D]);
 
     const qByHead = g.op('Reshape', [q, g.constI64([0, Hkv, G, D])]); // [S, Hkv, G, D]
     // ThinK's query statistic: sum over the observation window and the group of q_j^2, i.e. of
@@ -192,27 +220,19 @@ export function buildModelGraph(w: ModelWeights, opts: GraphOptions = {}): Model
     // Token eviction and value pruning score tokens with the window's own queries.
     g.output(layerOutput.windowQueries(l), g.op('Gather', [q, windowRows], { axis: 0 }), 'float', ['W', Hq, D]);
 
-    // The new tokens' scores and values for all KV heads at once; only the cached tiers, separate
-    // inputs per head, are attended head by head.
-    const kByHead = g.op('Transpose', [k], { perm: [1, 0, 2] }); // [Hkv, S, D]
-    const vByHead = g.op('Transpose', [v], { perm: [1, 0, 2] }); // [Hkv, S, D]
-    const newScores = g.op('Add', [ops.scores(qByHead, kByHead), headMask]); // [S, Hkv, G, S]
-    const qs = g.opN('Split', [qByHead], Hkv, { axis: 1, num_outputs: Hkv }); // Hkv x [S, 1, G, D]
-    const ss = g.opN('Split', [newScores], Hkv, { axis: 1, num_outputs: Hkv }); // Hkv x [S, 1, G, S]
-    const heads = qs.map((qHead, kv) => {
-      const head = { q: qHead, newScores: ss[kv], D };
-      return opts.compressed ? compressedAttention(g, ops, head, l, kv, packing) : thinkAttention(g, ops, head, l, kv);
-    });
-    const past = g.op('Concat', heads.map((o) => o.past), { axis: 1 }); // [S, Hkv, G, D]
-    const pNew = g.op('Concat', heads.map((o) => o.pNew), { axis: 1 }); // [S, Hkv, G, S]
-    const attn = g.op('Reshape', [g.op('Add', [past, g.op('MatMul', [pNew, vByHead])]), g.constI64([0, Hq * D])]); // [S, Hq*D]
-    x = g.op('Add', [x, linear(attn, L.o)]);
-
-    const h2 = rmsNorm(x, L.postNorm);
-    const gate = linear(h2, L.gate);
-    const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), linear(h2, L.up)]); // SiLU(gate) * up
-    x = g.op('Add', [x, linear(act, L.down)]);
+    // Attention reads heads-first: the queries [Hkv, G, S, D], scaled before the products (1/sqrt(D)
+    // is exact for the usual powers of two), and the new tokens' keys and values [Hkv, 1, S, D].
+    const heads = (t: string) => g.op('Unsqueeze', [g.op('Transpose', [t], { perm: [1, 0, 2] }), g.constI64([1])]);
+    const qHeads = g.op('Mul', [g.op('Transpose', [qByHead], { perm: [1, 2, 0, 3] }), scale]);
+    const out = layerAttention(g, ops, { q: qHeads, kNew: heads(k), vNew: heads(v), mask: headMask, D }, l, cacheGraph); // [Hkv, G, S, D]
+    const attn = g.op('Reshape', [g.op('Transpose', [out], { perm: [2, 0, 1, 3] }), g.constI64([0, Hq * D])]); // [S, Hq*D]
+    let h2: string;
+    [h2, x] = residualNorm(x, linear(attn, L.o), L.postNorm);
+    const [gate, up] = projections(h2, [L.gate, L.up]);
+    const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), up]); // SiLU(gate) * up
+    pending = linear(act, L.down);
   });
+  if (pending) x = g.op('Add', [x, pending]);
 
   const last = rmsNorm(g.op('Gather', [x, logitRows], { axis: 0 }), w.finalNorm); // [R, hidden]
   g.output('logits', linear(last, w.lmHead), 'float', ['R', c.vocabSize]);

@@ -1,11 +1,11 @@
 // `think-lens serve`: flags into ServeOptions, one line with the URL once listening, and a clean
 // stop on SIGINT/SIGTERM (the running generation is cancelled, connections closed, worker ended).
 import type { LoadParams } from '../../core/protocol/rpc';
-import { deviceFlag, modelFlag, num, parse, quantizeFlag, UsageError, type CliIo } from '../cli/args';
+import { cachePrecisionFlag, deviceFlag, modelFlag, num, parse, quantizeFlag, UsageError, type CliIo } from '../cli/args';
 import { ThinkServer } from './server';
 
 export const SERVE_USAGE = `  think-lens serve --model DIR|FILE.gguf [--host 127.0.0.1] [--port 8080] [--name NAME]
-                      [--api-key KEY] [--device cpu|webgpu|cuda] [--quantize int8|int4]
+                      [--api-key KEY] [--device cpu|webgpu|cuda] [--quantize int8|int4] [--cache-precision float16|float32]
                       [--prune-ratio R] [--queue N (default 4)] [--max-body-bytes N] [--verbose]
                       OpenAI-compatible API: /v1/models, /v1/chat/completions, /v1/completions, /metrics, /tokenize`;
 
@@ -18,6 +18,7 @@ export async function serve(args: string[], io: CliIo): Promise<number> {
     'api-key': { type: 'string' },
     device: { type: 'string' },
     quantize: { type: 'string' },
+    'cache-precision': { type: 'string' },
     'prune-ratio': { type: 'string' },
     'max-body-bytes': { type: 'string' },
     queue: { type: 'string' },
@@ -28,6 +29,8 @@ export async function serve(args: string[], io: CliIo): Promise<number> {
   if (device) load.device = device;
   const quantize = quantizeFlag(v.quantize);
   if (quantize) load.quantize = quantize;
+  const cachePrecision = cachePrecisionFlag(v['cache-precision']);
+  if (cachePrecision) load.cachePrecision = cachePrecision;
   const ratio = num('prune-ratio', v['prune-ratio'], { min: 0, max: 1 });
   if (ratio !== undefined) load.think = { ratio };
   const port = num('port', v.port, { int: true, min: 0 }) ?? 8080;

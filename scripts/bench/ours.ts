@@ -19,7 +19,7 @@ import { Runner } from '../../runtime/engine/runner';
 import { openSession } from '../../runtime/engine/session';
 import { pruneAfterPrefill } from '../../runtime/cache/think';
 import { openModel } from '../../runtime/model/weights';
-import { DEFAULT_THINK, type Device } from '../../core/protocol/settings';
+import { DEFAULT_THINK, type CachePrecision, type Device } from '../../core/protocol/settings';
 import { argmax } from '../fidelity/metrics';
 import { childMain, isEntry, peakMemory } from './child';
 
@@ -55,6 +55,12 @@ export interface OursResult {
   loadMs: number;
   /** weight bytes the decode reads per token as computed (float32 in our graph) */
   weightBytesPerToken: number;
+  /** how the cache stored keys and values */
+  cachePrecision: CachePrecision;
+  /** every cache byte (keys, values, codes, indices) per cached token, after decode (CacheStats.bytesPerToken) */
+  cacheBytesPerToken: number;
+  /** an unpruned float16 cache's bytes per token (llama.cpp's default cache) */
+  fp16FullBytesPerToken: number;
 }
 
 export interface OursRun {
@@ -108,6 +114,9 @@ async function runEngine(job: OursJob): Promise<OursResult> {
     firstTokens: r.ids.slice(0, 4),
     loadMs: r.timings.loadMs,
     weightBytesPerToken: decodeWeightBytes(job.modelDir, job.quantize),
+    cachePrecision: engine.loaded.model.cachePrecision,
+    cacheBytesPerToken: r.cache.bytesPerToken,
+    fp16FullBytesPerToken: r.cache.fp16FullBytesPerToken,
   };
 }
 
@@ -137,6 +146,8 @@ async function runSharedPrefill(job: OursJob): Promise<OursRun> {
   const full = { cache, logits: logits!, ms: 0, ids: [] as number[] };
   const thin = { cache: cache.clone(), logits: logits!, ms: 0, ids: [] as number[] };
   pruneAfterPrefill(thin.cache, querySquares, think, config, job.steps);
+  // Ratio 0 compacts too (every channel kept), as the Engine does.
+  pruneAfterPrefill(full.cache, querySquares, { ...think, ratio: 0 }, config, job.steps);
   for (let i = 0; i < job.steps; i++)
     for (const d of [full, thin]) {
       const t = performance.now();
@@ -144,7 +155,7 @@ async function runSharedPrefill(job: OursJob): Promise<OursRun> {
       d.ids.push(id);
       d.logits = await runner.step(d.cache, [id], { windowFrom: Infinity });
       // The Engine's flush: generated keys join the compact store once enough accumulate.
-      if (d.cache.masked && think.flush > 0 && d.cache.full > think.flush) d.cache.prune(d.cache.full - think.recent);
+      if (d.cache.pruned > 0 && think.flush > 0 && d.cache.full > think.flush) d.cache.prune(d.cache.full - think.recent);
       d.ms += performance.now() - t;
     }
   const weightBytesPerToken = decodeWeightBytes(job.modelDir, job.quantize);
@@ -161,6 +172,9 @@ async function runSharedPrefill(job: OursJob): Promise<OursRun> {
       firstTokens: d.ids.slice(0, 4),
       loadMs,
       weightBytesPerToken,
+      cachePrecision: d.cache.layout.precision,
+      cacheBytesPerToken: c.bytesPerToken,
+      fp16FullBytesPerToken: c.fp16FullBytesPerToken,
     };
   };
   const results = [{ ratio: 0, result: stats(full) }, { ratio: job.ratio, result: stats(thin) }];

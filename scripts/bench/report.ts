@@ -21,6 +21,8 @@ export interface BenchRow {
   decodeSteps: number;
   keyBytes: number;
   valueBytes: number;
+  /** every cache byte per cached token: ours CacheStats.bytesPerToken (keys, values, codes, channel indices); llama.cpp its K and V element bytes */
+  cacheBytesPerToken: number;
   peakRssBytes: number;
   /** weights + key + value bytes one decode step reads at this context */
   bytesPerToken: number;
@@ -91,19 +93,18 @@ export function computeRatios(rows: BenchRow[], prunedRatio: number): BenchRatio
     const at = rows.filter((r) => r.model === model && r.context === context);
     const r0 = at.find((r) => r.runtime === 'ours' && r.ratio === 0);
     const rp = at.find((r) => r.runtime === 'ours' && r.ratio === prunedRatio);
-    // llama.cpp at our weight precision (F32, or Q8_0 / Q4_0 with --quantize) and our float32 cache.
+    // llama.cpp at our weight precision (F32, or Q8_0 / Q4_0 with --quantize) on an F32 cache.
     const ll = at.find((r) => r.runtime === 'llama.cpp' && r.kv === 'F32');
     // llama.cpp as users run it: the same weights, its default F16 cache and flash attention.
     const ld = at.find((r) => r.runtime === 'llama.cpp' && r.defaults);
     const div = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && b > 0 ? a / b : null);
-    const cacheBytes = (r: BenchRow | undefined) => (r ? r.keyBytes + r.valueBytes : undefined);
     return {
       model,
       context,
       decodeVsDefaultsRatio0: div(ld?.decodeMsPerToken, r0?.decodeMsPerToken),
       decodeVsDefaultsPruned: div(ld?.decodeMsPerToken, rp?.decodeMsPerToken),
       prefillVsDefaults: div((rp ?? r0)?.prefillTokensPerSec, ld?.prefillTokensPerSec),
-      cacheBytesVsDefaults: div(cacheBytes(rp), cacheBytes(ld)),
+      cacheBytesVsDefaults: div(rp?.cacheBytesPerToken, ld?.cacheBytesPerToken),
       prefillOursOverLlama: div((rp ?? r0)?.prefillTokensPerSec, ll?.prefillTokensPerSec),
       decodeSpeedupVsLlamaRatio0: div(ll?.decodeMsPerToken, r0?.decodeMsPerToken),
       decodeSpeedupVsLlamaPruned: div(ll?.decodeMsPerToken, rp?.decodeMsPerToken),
@@ -136,12 +137,12 @@ export function renderMarkdown(r: BenchReport, prunedRatio: number): string {
   lines.push('');
   lines.push(`Against llama.cpp at its defaults (same weights, F16 KV cache, flash attention on): what its users run.`);
   lines.push('');
-  lines.push(`| model | context | decode vs llama.cpp defaults, ratio 0 | decode vs llama.cpp defaults, ratio ${prunedRatio} | prefill ours/llama.cpp defaults | cache bytes, ratio ${prunedRatio} / llama.cpp F16 |`);
+  lines.push(`| model | context | decode vs llama.cpp defaults, ratio 0 | decode vs llama.cpp defaults, ratio ${prunedRatio} | prefill ours/llama.cpp defaults | cache bytes per token, ratio ${prunedRatio} / llama.cpp F16 |`);
   lines.push('| --- | --- | ---: | ---: | ---: | ---: |');
   for (const q of r.ratios)
     lines.push(`| ${q.model} | ${ctxName(q.context)} | ${f(q.decodeVsDefaultsRatio0)}x | ${f(q.decodeVsDefaultsPruned)}x | ${f(q.prefillVsDefaults)}x | ${f(q.cacheBytesVsDefaults)}x |`);
   lines.push('');
-  lines.push('At the same precision (llama.cpp on an F32 cache, our precision):');
+  lines.push('Footnote: llama.cpp on an F32 cache (a path its users do not run), same weights:');
   lines.push('');
   lines.push(`| model | context | prefill ours/llama.cpp | decode vs llama.cpp, ratio 0 | decode vs llama.cpp, ratio ${prunedRatio} | ratio ${prunedRatio} / ratio 0 decode speedup | key bytes ratio | next token agrees |`);
   lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |');
@@ -152,7 +153,7 @@ export function renderMarkdown(r: BenchReport, prunedRatio: number): string {
     );
   }
   lines.push('');
-  lines.push('Decode vs llama.cpp = llama.cpp ms/token / ours at the same weight precision (F32 both, or int8 / Q8_0, int4 / Q4_0) and an F32 cache (> 1: ours faster). Bandwidth bound = bytes read per token / (read bandwidth x time per token), with the bandwidth measured around that run (the better of just before and just after).');
+  lines.push('Decode vs llama.cpp = llama.cpp ms/token / ours at the same weight precision (F32 both, or int8 / Q8_0, int4 / Q4_0) (> 1: ours faster). Cache bytes per token: every byte our cache holds (keys, values, channel indices, the recent full-key tokens) over the tokens it holds, after decode. Bandwidth bound = bytes read per token / (read bandwidth x time per token), with the bandwidth measured around that run (the better of just before and just after).');
   for (const n of r.notes) lines.push(`- ${n}`);
   for (const e of r.failures) lines.push(`- FAILED ${e.runtime} ${e.model} ${ctxName(e.context)}: ${e.error.split('\n')[0]}`);
   lines.push(`Total time: ${f(r.totalSeconds, 0)} s.`);

@@ -3,10 +3,10 @@
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Engine } from '../../runtime/engine/engine';
-import type { CacheStats } from '../../core/protocol/rpc';
+import type { CacheStats, LoadParams } from '../../core/protocol/rpc';
 import { Tokenizer } from '../../runtime/text/tokenizer';
 import { FidelityTally } from './metrics';
-import { UNPRUNED, fidelityMethods, type FidelityMethod } from './methods';
+import { FLOAT16_CACHE_METHODS, UNPRUNED, fidelityMethods, type FidelityMethod } from './methods';
 import type { FidelityReport, FidelityRow } from './report';
 import { STORIES } from './stories';
 
@@ -59,41 +59,44 @@ async function tokenStreams(engine: Engine, o: FidelityOptions, size: number): P
   return { streams, source: "the model's own sampled text (no tokenizer.json: temperature 1, fixed seeds)" };
 }
 
-/** int8 / int4 weights against the unquantized model (unpruned caches on both sides). */
-async function weightQuantization(
-  o: FidelityOptions,
-  docs: Document[],
-  toRow: (x: Pick<FidelityMethod, 'label' | 'family' | 'tag'>, t: FidelityTally) => FidelityRow,
-): Promise<FidelityRow[]> {
-  const force = (e: Engine, doc: Document) => e.teacherForce({ promptIds: doc.prompt, continuation: doc.continuation, think: UNPRUNED.think, compression: UNPRUNED.compression, chunk: o.chunk });
-  const rows: FidelityRow[] = [];
-  const base = await Engine.load({ modelDir: o.modelDir, device: o.device }, () => {});
-  try {
-    const reference = [];
-    for (const doc of docs) reference.push((await force(base, doc)).logits);
-    for (const quantize of ['int8', 'int4'] as const) {
-      const e = await Engine.load({ modelDir: o.modelDir, device: o.device, quantize }, () => {});
-      try {
+type ToRow = (x: Pick<FidelityMethod, 'label' | 'family' | 'tag'>, t: FidelityTally) => FidelityRow;
+
+/**
+ * What another load changes, against the float32 engine's unpruned logits: weights quantized at
+ * load (int8, int4; unpruned caches on both sides) and the float16 cache, the runtime's default
+ * (unpruned, with ThinK 0.5 and with ThinK 0.5 + KIVI 4-bit).
+ */
+async function loadVariants(o: FidelityOptions, docs: Document[], reference: Float32Array[][], toRow: ToRow): Promise<{ weightRows: FidelityRow[]; cacheRows: FidelityRow[] }> {
+  const variants: { load: Partial<Pick<LoadParams, 'quantize' | 'cachePrecision'>>; methods: FidelityMethod[]; into: FidelityRow[] }[] = [];
+  const weightRows: FidelityRow[] = [];
+  const cacheRows: FidelityRow[] = [];
+  for (const quantize of ['int8', 'int4'] as const)
+    variants.push({ load: { quantize, cachePrecision: 'float32' }, methods: [{ ...UNPRUNED, label: `${quantize} weights`, family: 'weights', tag: quantize }], into: weightRows });
+  variants.push({ load: { cachePrecision: 'float16' }, methods: FLOAT16_CACHE_METHODS, into: cacheRows });
+  for (const v of variants) {
+    const e = await Engine.load({ modelDir: o.modelDir, device: o.device, ...v.load }, () => {});
+    try {
+      for (const x of v.methods) {
         const t = new FidelityTally();
         for (const [d, doc] of docs.entries()) {
-          const r = await force(e, doc);
+          const r = await e.teacherForce({ promptIds: doc.prompt, continuation: doc.continuation, think: x.think, compression: x.compression, chunk: o.chunk });
           t.add(reference[d], r.logits, doc.continuation, { perToken: r.cache.bytesPerToken, perContextToken: r.cache.bytesPerToken });
         }
-        rows.push(toRow({ label: `${quantize} weights`, family: 'weights', tag: quantize }, t));
-        o.say(`${quantize} weights done`);
-      } finally {
-        await e.dispose();
+        v.into.push(toRow(x, t));
+        o.say(`${x.label} done`);
       }
+    } finally {
+      await e.dispose();
     }
-  } finally {
-    await base.dispose();
   }
-  return rows;
+  return { weightRows, cacheRows };
 }
 
 export async function measureFidelity(o: FidelityOptions): Promise<FidelityReport> {
   const t0 = performance.now();
-  const engine = await Engine.load({ modelDir: o.modelDir, device: o.device }, (level, msg) => o.say(`[${level}] ${msg}`));
+  // The float32 cache is the reference every row is measured against; the float16 cache (the
+  // runtime's default) gets its own rows.
+  const engine = await Engine.load({ modelDir: o.modelDir, device: o.device, cachePrecision: 'float32' }, (level, msg) => o.say(`[${level}] ${msg}`));
   try {
     const m = engine.loaded.model;
     // The whole document must fit the context with room for nothing else.
@@ -116,6 +119,7 @@ export async function measureFidelity(o: FidelityOptions): Promise<FidelityRepor
     const methods = fidelityMethods(promptTokens);
     const tallies = new Map<FidelityMethod, FidelityTally>([[UNPRUNED, new FidelityTally()], ...methods.map((x) => [x, new FidelityTally()] as const)]);
     let fp16 = 0;
+    const reference: Float32Array[][] = [];
     for (const [d, doc] of docs.entries()) {
       const run = (x: FidelityMethod) =>
         engine.teacherForce({ promptIds: doc.prompt, continuation: doc.continuation, think: x.think, compression: x.compression, chunk: o.chunk });
@@ -123,6 +127,7 @@ export async function measureFidelity(o: FidelityOptions): Promise<FidelityRepor
       // read (cached + evicted) is what compares every method on one axis.
       const bytes = (c: CacheStats) => ({ perToken: c.bytesPerToken, perContextToken: (c.bytesPerToken * c.tokens) / (c.tokens + c.evictedTokens) });
       const full = await run(UNPRUNED);
+      reference.push(full.logits);
       fp16 = full.cache.fp16FullBytesPerToken;
       tallies.get(UNPRUNED)!.add(full.logits, full.logits, doc.continuation, bytes(full.cache));
       for (const x of methods) {
@@ -136,7 +141,7 @@ export async function measureFidelity(o: FidelityOptions): Promise<FidelityRepor
       agreement: t.agreement, meanKl: t.meanKl, maxKl: t.klMax, accuracy: t.accuracy, positions: t.positions,
     });
     const row = (x: FidelityMethod): FidelityRow => toRow(x, tallies.get(x)!);
-    const weightRows = await weightQuantization(o, docs, toRow);
+    const { weightRows, cacheRows } = await loadVariants(o, docs, reference, toRow);
     const D = m.headDim;
     const same = [0.3, 0.4, 0.5, 0.6].map((r) => D - Math.floor(r * D));
     if (new Set(same).size < same.length)
@@ -152,7 +157,7 @@ export async function measureFidelity(o: FidelityOptions): Promise<FidelityRepor
       fp16FullBytesPerToken: fp16,
       seconds: (performance.now() - t0) / 1000,
       baseline: row(UNPRUNED),
-      rows: methods.map(row),
+      rows: [...methods.map(row), ...cacheRows],
       weightRows,
       notes,
     };

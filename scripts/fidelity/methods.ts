@@ -44,3 +44,10 @@ export function fidelityMethods(promptTokens: number): FidelityMethod[] {
   );
   return out;
 }
+
+/** Measured on an engine with the float16 cache (the runtime's default), against the float32 unpruned cache. */
+export const FLOAT16_CACHE_METHODS: FidelityMethod[] = [
+  { family: 'float16 cache', label: 'float16 cache (the default), unpruned', tag: 'f16', think: { ratio: 0 }, compression: NO_COMPRESSION },
+  { family: 'float16 cache', label: 'float16 cache (the default), ThinK 0.5', tag: 'f16 T', think: { ratio: 0.5 }, compression: NO_COMPRESSION },
+  { family: 'float16 cache', label: 'float16 cache (the default), ThinK 0.5 + KIVI 4-bit', tag: 'f16 T+K4', think: { ratio: 0.5 }, compression: { ...NO_COMPRESSION, kvBits: 4 } },
+];

@@ -53,7 +53,7 @@ export function fidelityMarkdown(r: FidelityReport): string {
     `Teacher forcing on ${r.documents} documents (${r.promptTokens}-token prompt, ${r.continuationTokens}-token continuation each, ` +
       `${r.chunk} token(s) per forward), ${r.device}, ${r.seconds.toFixed(1)} s. Every method is compared with the unpruned cache ` +
       `of the same model at each continuation position: agreement = its top token equals the unpruned cache's; KL = KL(p_unpruned || p_method) in nats. ` +
-      `Cache bytes count every byte (float32 rows, codes, float16 scales and minimums, int64 channel indices), ` +
+      `Every row runs a float32 cache except the float16 cache rows (the runtime's default cache). Cache bytes count every byte (float rows, codes, float16 scales and minimums, int64 channel indices), ` +
       `per cached token (the engine's bytesPerToken) and per token of context read (cached + evicted, which is where eviction saves); ` +
       `an unpruned fp16 cache takes ${r.fp16FullBytesPerToken} bytes per token.`,
     '',

@@ -59,6 +59,7 @@ const ZERO_CACHE: CacheStats = {
   allocatedBytes: 0,
   bytesPerToken: 0,
   fp16FullBytesPerToken: 0,
+  compressedBytesPerToken: 0,
   evictedTokens: 0,
   quantizedTokens: 0,
 };
@@ -168,6 +169,7 @@ export class RemoteEngine {
         vocabSize: 0,
         contextLength,
         dtype: 'F16',
+        cachePrecision: 'float16',
         parameters: 0,
         hasChatTemplate: true,
       },

@@ -17,7 +17,7 @@ test('package.json declares every command, the menus, the settings and limited u
     assert.ok(pkg.contributes.menus[menu].some((m: { command: string }) => m.command === 'thinkLens.summarizeFile'), menu);
   }
   assert.deepEqual(Object.keys(pkg.contributes.configuration.properties).sort(), [
-    'thinkLens.contextTokens', 'thinkLens.device', 'thinkLens.engine', 'thinkLens.maxNewTokens', 'thinkLens.memoryBudgetMb', 'thinkLens.model',
+    'thinkLens.cachePrecision', 'thinkLens.contextTokens', 'thinkLens.device', 'thinkLens.engine', 'thinkLens.maxNewTokens', 'thinkLens.memoryBudgetMb', 'thinkLens.model',
     'thinkLens.observationWindow', 'thinkLens.pruneRatio', 'thinkLens.recent', 'thinkLens.remoteModel', 'thinkLens.temperature', 'thinkLens.weights',
   ]);
   assert.equal(pkg.capabilities.untrustedWorkspaces.supported, 'limited');

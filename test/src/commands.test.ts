@@ -241,7 +241,7 @@ test('Weights setting: int8 loads quantized weights; back to float32 reloads the
   assert.equal(h.api.ctx.loadedModel?.model.quantize, 'int8');
   const log = mock.outputChannels.find((c) => c.name === 'ThinK Lens')!;
   assert.ok(log.lines.some((l) => /^loading .* with int8 weights/.test(l.message)), 'the load is logged with its weights');
-  assert.ok(log.lines.some((l) => /^loaded .*, int8 weights, on cpu/.test(l.message)), 'and so is the loaded model');
+  assert.ok(log.lines.some((l) => /^loaded .*, int8 weights, a float16 cache, on cpu/.test(l.message)), 'and so is the loaded model');
   mock.setConfig('thinkLens.weights', 'float32');
   await ask('And write?', 2);
   assert.equal(h.api.ctx.loadedModel?.model.quantize, undefined, 'reloaded with the file\'s weights');

@@ -11,8 +11,8 @@ beforeEach(() => mock.reset());
 test('defaults come from package.json contributes.configuration', () => {
   const c = readConfig();
   assert.deepEqual(
-    { model: c.model, device: c.device, quantize: c.quantize, think: c.think, memoryBudgetMb: c.memoryBudgetMb, contextTokens: c.contextTokens, maxNewTokens: c.maxNewTokens, temperature: c.temperature },
-    { model: '', device: 'cpu', quantize: undefined, think: { ratio: 0.5, window: 32, recent: 32 }, memoryBudgetMb: 1024, contextTokens: DEFAULT_CONTEXT_TOKENS, maxNewTokens: 512, temperature: 0 },
+    { model: c.model, device: c.device, quantize: c.quantize, cachePrecision: c.cachePrecision, think: c.think, memoryBudgetMb: c.memoryBudgetMb, contextTokens: c.contextTokens, maxNewTokens: c.maxNewTokens, temperature: c.temperature },
+    { model: '', device: 'cpu', quantize: undefined, cachePrecision: 'float16', think: { ratio: 0.5, window: 32, recent: 32 }, memoryBudgetMb: 1024, contextTokens: DEFAULT_CONTEXT_TOKENS, maxNewTokens: 512, temperature: 0 },
   );
   assert.deepEqual(c.problems, []);
 });
@@ -21,6 +21,7 @@ test('valid settings are read as set', () => {
   mock.setConfig('thinkLens.model', '  /models/x  ');
   mock.setConfig('thinkLens.device', 'cuda');
   mock.setConfig('thinkLens.weights', 'int4');
+  mock.setConfig('thinkLens.cachePrecision', 'float32');
   mock.setConfig('thinkLens.pruneRatio', 0.25);
   mock.setConfig('thinkLens.observationWindow', 8);
   mock.setConfig('thinkLens.recent', 0);
@@ -32,6 +33,7 @@ test('valid settings are read as set', () => {
   assert.equal(c.model, '/models/x');
   assert.equal(c.device, 'cuda');
   assert.equal(c.quantize, 'int4');
+  assert.equal(c.cachePrecision, 'float32');
   assert.deepEqual(c.think, { ratio: 0.25, window: 8, recent: 0 });
   assert.equal(c.memoryBudgetMb, 64);
   assert.equal(c.contextTokens, 2048);
@@ -47,6 +49,7 @@ test('invalid values fall back to defaults and each is named', () => {
   mock.setConfig('thinkLens.observationWindow', 2.5);
   mock.setConfig('thinkLens.memoryBudgetMb', -3);
   mock.setConfig('thinkLens.maxNewTokens', 'many');
+  mock.setConfig('thinkLens.cachePrecision', 'bf16');
   const c = readConfig();
   assert.equal(c.device, 'cpu');
   assert.equal(c.quantize, undefined);
@@ -54,12 +57,14 @@ test('invalid values fall back to defaults and each is named', () => {
   assert.equal(c.think.window, 32);
   assert.equal(c.memoryBudgetMb, 1024);
   assert.equal(c.maxNewTokens, 512);
-  assert.equal(c.problems.length, 6);
+  assert.equal(c.cachePrecision, 'float16');
+  assert.equal(c.problems.length, 7);
   assert.match(c.problems[0], /thinkLens\.device = "tpu" is invalid \(one of cpu, webgpu, cuda\); using cpu/);
   assert.match(c.problems[1], /thinkLens\.weights = "fp8" is invalid \(one of float32, int8, int4\); using float32/);
   assert.match(c.problems.join('\n'), /thinkLens\.pruneRatio = 1 is invalid \(a fraction in \[0, 0\.95\]\); using 0\.5/);
   assert.match(c.problems.join('\n'), /thinkLens\.observationWindow = 2\.5 is invalid \(an integer >= 1\)/);
   assert.match(c.problems.join('\n'), /thinkLens\.maxNewTokens = "many" is invalid/);
+  assert.match(c.problems.join('\n'), /thinkLens\.cachePrecision = "bf16" is invalid \(float16 or float32\); using float16/);
 });
 
 test('contextTokens: the default prompt cap, an integer of at least 256', async () => {

@@ -20,6 +20,7 @@ const cache: CacheStats = {
   allocatedBytes: 10 * 2 ** 20,
   bytesPerToken: 8400,
   fp16FullBytesPerToken: 23040,
+  compressedBytesPerToken: 17280,
   evictedTokens: 0,
   quantizedTokens: 0,
 };

@@ -7,8 +7,9 @@ import { projectCacheBytes } from '../../../core/cacheProjection';
 import { keptChannels, tokenBudget } from '../../../core/context/budget';
 import { DEFAULT_COMPRESSION } from '../../../core/protocol/settings';
 
-// SmolLM2-135M's shape: 30 layers, 3 KV heads, head_dim 64, 8192 context.
-const smol = { layers: 30, kvHeads: 3, headDim: 64, contextLength: 8192 };
+// SmolLM2-135M's shape: 30 layers, 3 KV heads, head_dim 64, 8192 context; the hand-computed cases
+// use a float32 cache (4 bytes an element), the last test the default float16 one.
+const smol = { layers: 30, kvHeads: 3, headDim: 64, contextLength: 8192, cachePrecision: 'float32' as const };
 
 const bytes = (think: { ratio: number; recent: number; flush: number }, prompt: number, answer: number) =>
   projectCacheBytes({ think, compression: DEFAULT_COMPRESSION }, prompt, answer, smol);
@@ -65,6 +66,17 @@ test('KIVI: the budget holds for every shorter prompt, though the bytes dip at e
     assert.ok(project(b.promptTokens + 1) > budget, `${memoryBudgetMb} MiB: not the largest`);
     assert.equal(b.projectedBytes, project(b.promptTokens));
   }
+});
+
+test('the float16 cache (the default) halves every key and value byte; the int64 indices stay', () => {
+  const half = { ...smol, cachePrecision: 'float16' as const };
+  const think = { ratio: 0.5, recent: 32, flush: 0 };
+  const project = (m: typeof smol | typeof half, P: number) => projectCacheBytes({ think, compression: DEFAULT_COMPRESSION }, P, 0, m);
+  // indices 23040 either way; 32 full tokens x 46080 / 2 and 100 pruned x 34560 / 2.
+  assert.equal(project(half, 132), 23040 + 32 * 23040 + 100 * 17280);
+  assert.equal(project(half, 132) - 23040, (project(smol, 132) - 23040) / 2);
+  const b = tokenBudget({ memoryBudgetMb: 64, model: half, think, answerTokens: 256 });
+  assert.ok(b.tokens > 1.9 * tokenBudget({ memoryBudgetMb: 64, model: smol, think, answerTokens: 256 }).tokens, 'about twice the prompt in the same memory');
 });
 
 test('pruning buys tokens: a higher ratio never lowers the budget', () => {

@@ -39,7 +39,7 @@ for (const variant of ['llama', 'qwen2'] as TinyVariant[]) {
         await writeTinyModel(dir, variant, { seed: 17 });
         const think: ThinkSettings = { ratio: 0, window: 8, recent: 4, flush: 0, ...thinkOver };
         const compression: CompressionSettings = { ...DEFAULT_COMPRESSION, ...comp };
-        const engine = await Engine.load({ modelDir: dir, prefillChunk: 32 }, quietLog);
+        const engine = await Engine.load({ modelDir: dir, prefillChunk: 32, cachePrecision: 'float32' }, quietLog);
         try {
           const r = await engine.generate({ requestId: name, prompt: { ids: PROMPT }, maxNewTokens: STEPS, think, compression }, collectingHooks());
           // One step longer: its logits at STEPS and its cache are those after feeding all STEPS ids, as the engine's.

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { DEFAULT_THINK, type ThinkSettings } from '../../../core/protocol/settings';
+import { DEFAULT_THINK, type CachePrecision, type ThinkSettings } from '../../../core/protocol/settings';
 import { buildModelGraph } from '../../../runtime/graph/model';
 import { KvCache } from '../../../runtime/cache/kvcache';
 import { Runner } from '../../../runtime/engine/runner';
@@ -30,15 +30,15 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
-async function runnerFor(w: ModelWeights): Promise<Runner> {
-  const { session } = await openSession(buildModelGraph(w), w.dir, 'cpu', quietLog);
-  return new Runner(session, w.config);
+async function runnerFor(w: ModelWeights, precision: CachePrecision): Promise<Runner> {
+  const { session } = await openSession(buildModelGraph(w, { cachePrecision: precision }), w.dir, 'cpu', quietLog);
+  return new Runner(session, w.config, { compressed: false, bits: null, precision });
 }
 
 /** Prefills `ids` into a fresh cache, in chunks of 16, collecting ThinK's query statistic. */
 async function prefill(r: Runner, ids: number[], think: ThinkSettings): Promise<{ cache: KvCache; qsq: Float64Array[]; logits: Float32Array }> {
   const c = r.config;
-  const cache = new KvCache(c.layers, c.kvHeads, c.headDim, ids.length + 16);
+  const cache = new KvCache(c.layers, c.kvHeads, c.headDim, ids.length + 16, r.layout);
   const qsq = Array.from({ length: c.layers }, () => new Float64Array(c.kvHeads * c.headDim));
   const windowFrom = ids.length - Math.min(think.window, ids.length);
   let logits: Float32Array = new Float32Array(0);
@@ -46,15 +46,17 @@ async function prefill(r: Runner, ids: number[], think: ThinkSettings): Promise<
   return { cache, qsq, logits };
 }
 
-for (const variant of TINY_VARIANTS) {
-  describe(`ThinK exactness on a tiny random ${variant} model`, () => {
+// Both cache precisions: zero-filling a float16 key is as exact as a float32 one.
+const cases = TINY_VARIANTS.flatMap((variant) => (['float32', 'float16'] as const).map((precision) => ({ variant, precision })));
+for (const { variant, precision } of cases) {
+  describe(`ThinK exactness on a tiny random ${variant} model (${precision} cache)`, () => {
     let w: ModelWeights;
     let r: Runner;
     before(async () => {
-      const dir = join(root, variant);
+      const dir = join(root, `${variant}-${precision}`);
       await writeTinyModel(dir, variant, { seed: 7 });
       w = openModel(dir);
-      r = await runnerFor(w);
+      r = await runnerFor(w, precision);
     });
     after(() => r?.session.release());
 
@@ -65,16 +67,18 @@ for (const variant of TINY_VARIANTS) {
       assert.ok(pruneAfterPrefill(pruned.cache, pruned.qsq, think, w.config), 'tokens were pruned');
       const n = ids.length - think.recent;
       assert.equal(pruned.cache.pruned, n);
-      assert.equal(pruned.cache.heads[0][0].kept, w.config.headDim / 2);
+      assert.equal(pruned.cache.layerCaches[0].kept, w.config.headDim / 2);
 
       // The same prompt, full keys, with every pruned token's dropped channels set to zero.
       const zeroed = await prefill(r, ids, think);
       assert.ok(maxAbsDiff(pruned.logits, zeroed.logits) === 0, 'identical prefill');
       const D = w.config.headDim;
-      zeroed.cache.heads.forEach((layer, l) =>
-        layer.forEach((h, g) => {
-          const kept = new Set(pruned.cache.heads[l][g].keptChannels());
-          for (let t = 0; t < n; t++) for (let j = 0; j < D; j++) if (!kept.has(j)) h.fullKeys[t * D + j] = 0;
+      const Tf = zeroed.cache.full;
+      zeroed.cache.layerCaches.forEach((layer, l) =>
+        layer.heads.forEach((_, g) => {
+          const kept = new Set(pruned.cache.layerCaches[l].heads[g].keys);
+          // Head-major [Hkv, Tf, D]; zero is zero in float16 bits too.
+          for (let t = 0; t < n; t++) for (let j = 0; j < D; j++) if (!kept.has(j)) layer.fullKeys[(g * Tf + t) * D + j] = 0;
         }),
       );
 
@@ -93,20 +97,18 @@ for (const variant of TINY_VARIANTS) {
       assert.ok(maxAbsDiff(a, c) > 1e-4, 'pruning changes logits');
     });
 
-    test('ratio 0: compact keys holding every channel equal the unpruned cache, and λ = 0 prunes nothing', async () => {
+    test('ratio 0: the prompt moves to the compact tier with every channel, and that equals the uncompacted cache', async () => {
       const think: ThinkSettings = { ...DEFAULT_THINK, ratio: 0, window: 8, recent: 6, flush: 0 };
       const ids = promptIds(40, w.config.vocabSize, 5);
-      const none = await prefill(r, ids, think);
-      assert.equal(pruneAfterPrefill(none.cache, none.qsq, think, w.config), false, 'λ = 0 leaves the cache untouched');
-      assert.equal(none.cache.pruned, 0);
-
-      // Force the compact path with all D channels kept (per-layer ratio 0 in a mixed setting).
+      const kept = await prefill(r, ids, think);
       const compact = await prefill(r, ids, think);
-      const D = w.config.headDim;
-      compact.cache.heads.forEach((layer, l) => layer.forEach((_, g) => compact.cache.setMask(l, g, Int32Array.from({ length: D }, (_, j) => j), new Float64Array(D))));
-      compact.cache.prune(ids.length - think.recent);
+      assert.equal(pruneAfterPrefill(compact.cache, compact.qsq, think, w.config), false, 'λ = 0 prunes no channel');
+      assert.deepEqual([compact.cache.compact, compact.cache.full, compact.cache.masked], [ids.length - think.recent, think.recent, false]);
+      assert.equal(compact.cache.layerCaches[0].kept, w.config.headDim, 'every channel kept');
+      assert.equal(compact.cache.stats().prunedTokens, 0, 'nothing reported as pruned');
+      assert.equal(compact.cache.stats().bytesPerToken, kept.cache.stats().bytesPerToken, 'the same bytes');
       for (const id of promptIds(6, w.config.vocabSize, 13)) {
-        const a = await r.step(none.cache, [id]);
+        const a = await r.step(kept.cache, [id]);
         const b = await r.step(compact.cache, [id]);
         assert.ok(maxAbsDiff(a, b) < 1e-5, `max |logit diff| ${maxAbsDiff(a, b)}`);
       }

@@ -33,8 +33,35 @@ test('ask --model: packs ranked files, answers, prints cache figures and one mas
   assert.match(r.stdout, /cache: \d+ tokens \(\d+ pruned, \d+ full-key\); keys [\d.]+ (B|KiB|MiB) of [\d.]+ (B|KiB|MiB) unpruned/);
   assert.match(r.stderr, /-limited, 256\.0 MiB\)/, 'the budget in MiB');
   assert.match(r.stdout, /ThinK: ratio 0\.50/);
+  // The default float16 cache against llama.cpp's default F16 cache: a compressed token is
+  // (4 kept + 8) channels x 2 bytes per head against 16 x 2, 0.75x; the whole cache a little more
+  // (the recent full-key tokens and the channel indices).
+  assert.match(r.stdout, /stored as float16/);
+  const size = /cache size: ([\d,]+) bytes per token, ([\d.]+)x llama\.cpp's default F16 cache \(640\); a compressed token 480 bytes \(0\.75x\)/.exec(r.stdout);
+  assert.ok(size, r.stdout);
+  assert.ok(Number(size[2]) > 0.75 && Number(size[2]) < 0.85, `whole cache ${size[2]}x`);
   const layers = r.stdout.split('\n').filter((l) => /^L\d+ {2}h0 4\/8 \[\d(,\d){3}\]/.test(l));
   assert.equal(layers.length, 5, r.stdout);
+});
+
+test('ask --kv-bits 4: ThinK 0.5 + KIVI 4-bit, at most 0.35x of llama.cpp\'s F16 cache per compressed token', (t) => {
+  if (skipWithoutModel(t, STORIES)) return;
+  const r = run(['--repo', repo, '--model', STORIES, '--question', 'How are sections parsed?', '--max-new-tokens', '8', '--kv-bits', '4']);
+  assert.equal(r.status, 0, r.stderr);
+  const size = /cache size: ([\d,]+) bytes per token, ([\d.]+)x llama\.cpp's default F16 cache \(640\); a compressed token ([\d,.]+) bytes \(([\d.]+)x\)/.exec(r.stdout);
+  assert.ok(size, r.stdout);
+  assert.ok(Number(size[4]) <= 0.35, `a compressed token ${size[4]}x`);
+});
+
+test('ask --cache-precision float32: the float32 cache, named and twice the bytes', (t) => {
+  if (skipWithoutModel(t, STORIES)) return;
+  const r = run(['--repo', repo, '--model', STORIES, '--question', 'How are sections parsed?', '--max-new-tokens', '4', '--cache-precision', 'float32']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /stored as float32/);
+  assert.match(r.stdout, /a compressed token 960 bytes \(1\.50x\)/);
+  const bad = run(['--repo', repo, '--model', STORIES, '--question', 'q', '--cache-precision', 'fp8']);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--cache-precision must be float16 or float32 \(got "fp8"\)/);
 });
 
 test('ask says so when no file fits the budget, and still answers', (t) => {

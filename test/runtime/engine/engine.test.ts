@@ -44,15 +44,16 @@ describe('engine on a tiny model without a tokenizer', () => {
     await assert.rejects(engine.generate({ requestId: 'e', prompt: { ids: [1, 2] }, think: { flush: 2, recent: 4 } }, collectingHooks()), /flush must be 0 \(off\) or greater than recent/);
   });
 
-  test('keyBytes is exactly (pruned x kept + full x D) x 4 summed over layers and KV heads', async () => {
+  test('keyBytes is exactly (pruned x kept + full x D) x 2 (the float16 cache) summed over layers and KV heads', async () => {
     const r = await engine.generate({ requestId: 'f', prompt: { ids: Array.from({ length: 30 }, (_, i) => i + 1) }, maxNewTokens: 5 }, collectingHooks());
     const m = engine.loaded.model;
     const masks = engine.snapshot().masks!;
     let elems = 0;
     for (const layer of masks.layers) for (const h of layer) elems += r.cache.prunedTokens * h.kept.length + r.cache.fullTokens * m.headDim;
-    assert.equal(r.cache.keyBytes, elems * 4);
+    assert.equal(r.cache.bytesPerElement, 2);
+    assert.equal(r.cache.keyBytes, elems * 2);
     assert.equal(r.cache.tokens, 30 + 5);
-    assert.equal(r.cache.valueBytes, m.layers * m.kvHeads * 35 * m.headDim * 4);
+    assert.equal(r.cache.valueBytes, m.layers * m.kvHeads * 35 * m.headDim * 2);
     assert.equal(r.cache.fullKeyBytes, r.cache.valueBytes);
     assert.ok(r.cache.keyBytes < r.cache.fullKeyBytes, 'pruned keys are smaller');
     assert.equal(r.cache.pruneRatio, 0.5);

@@ -1,5 +1,6 @@
 // Every supported architecture variant, dtype and file layout, through the whole engine (graph,
-// cache, ThinK, flush), against the plain-TypeScript float64 reference forward.
+// cache, ThinK, flush), against the plain-TypeScript float64 reference forward: with a float32
+// cache to 1e-3 and the same greedy ids; with the default float16 cache to a stated tolerance.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,7 +42,7 @@ for (const c of cases) {
     const dir = join(root, `${c.variant}-${c.dtype}-${c.shards}`);
     await writeTinyModel(dir, c.variant, { dtype: c.dtype, shards: c.shards, seed: 21 });
     const ref = new ReferenceModel(openModel(dir));
-    const engine = await Engine.load({ modelDir: dir, prefillChunk: 16 }, quietLog);
+    const engine = await Engine.load({ modelDir: dir, prefillChunk: 16, cachePrecision: 'float32' }, quietLog);
     try {
       for (const think of [NO_THINK, THINK]) {
         const r = await engine.generate({ requestId: 'x', prompt: { ids: PROMPT }, maxNewTokens: STEPS, think }, collectingHooks());
@@ -66,12 +67,49 @@ for (const c of cases) {
   });
 }
 
+// The float16 cache rounds every cached key and value to 11 significant bits (relative error up to
+// 2^-12); the tiny models' large random weights amplify that to at most 2.5e-3 of the largest logit
+// (measured: 1.9e-2 on logits up to 7.6). The bound is 5e-3 of the largest logit, about 4e-2 here; a
+// wrong channel, position or head moves logits by 1e-1 and more. The reference's greedy ids are fed
+// to the engine (teacher forcing), so a near-tie decided differently cannot make the runs diverge.
+const HALF_TOL = 5e-3;
+
+for (const variant of TINY_VARIANTS)
+  test(`${variant}: with the default float16 cache, within ${HALF_TOL} of the largest logit of the float64 reference, with and without ThinK`, async (t) => {
+    const dir = join(root, `${variant}-half`);
+    await writeTinyModel(dir, variant, { seed: 21 });
+    const ref = new ReferenceModel(openModel(dir));
+    const engine = await Engine.load({ modelDir: dir, prefillChunk: 16 }, quietLog);
+    try {
+      assert.equal(engine.loaded.model.cachePrecision, 'float16');
+      for (const think of [NO_THINK, THINK]) {
+        const expected = ref.greedy(PROMPT, STEPS + 1, think.ratio === 0 ? null : think);
+        const tf = await engine.teacherForce({ promptIds: PROMPT, continuation: expected.ids, think, chunk: 1 });
+        let worst = 0;
+        let scale = 0;
+        tf.logits.forEach((row, i) => {
+          for (let j = 0; j < row.length; j++) {
+            worst = Math.max(worst, Math.abs(row[j] - expected.stepLogits[i][j]));
+            scale = Math.max(scale, Math.abs(expected.stepLogits[i][j]));
+          }
+        });
+        t.diagnostic(`${variant} ratio ${think.ratio}: max |logit - float64| = ${worst.toExponential(2)} over ${tf.logits.length} rows; max |logit| ${scale.toFixed(1)}`);
+        assert.equal(tf.logits.length, STEPS + 1);
+        assert.ok(worst < HALF_TOL * scale, `within ${HALF_TOL} x ${scale.toFixed(2)} (max diff ${worst})`);
+        assert.ok(worst > 0, 'the float16 cache rounds');
+        if (think !== NO_THINK) assert.equal(tf.cache.bytesPerElement, 2);
+      }
+    } finally {
+      await engine.dispose();
+    }
+  });
+
 test('per-layer ratios: each layer keeps its own channel count, and the engine equals the reference', async () => {
   const dir = join(root, 'per-layer');
   await writeTinyModel(dir, 'llama', { seed: 23 });
   const think: ThinkSettings = { ratio: [0.25, 0.75], window: 8, recent: 4, flush: 8 };
   const ref = new ReferenceModel(openModel(dir)).greedy(PROMPT, STEPS + 1, think);
-  const engine = await Engine.load({ modelDir: dir, prefillChunk: 16 }, quietLog);
+  const engine = await Engine.load({ modelDir: dir, prefillChunk: 16, cachePrecision: 'float32' }, quietLog);
   try {
     const r = await engine.generate({ requestId: 'pl', prompt: { ids: PROMPT }, maxNewTokens: STEPS, think }, collectingHooks());
     assert.deepEqual(r.ids, ref.ids.slice(0, STEPS));

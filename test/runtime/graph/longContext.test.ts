@@ -1,7 +1,8 @@
 // A prompt of 2,048 tokens, eight prefill chunks and eight times the tiny model's trained window,
 // through the whole engine against the float64 reference: long-context attention (chunked
 // prefill, positions far out on RoPE, softmax over thousands of keys) stays exact, with and
-// without ThinK. (A one-off run of the same check at 16,384 tokens: 2.4e-5, README "Performance".)
+// without ThinK, with the float32 cache (the float16 one is checked in architectures.test.ts). (A one-off
+// run of the same check at 16,384 tokens: 2.4e-5, README "Performance".)
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,7 +31,7 @@ for (const ratio of [0, 0.5]) {
     writeFileSync(configPath, JSON.stringify({ ...config, max_position_embeddings: N + 64 }));
 
     const think = { ratio, window: 32, recent: 32, flush: 0 };
-    const engine = await Engine.load({ modelDir: dir }, quietLog);
+    const engine = await Engine.load({ modelDir: dir, cachePrecision: 'float32' }, quietLog);
     try {
       const r = await engine.generate({ requestId: 'long', prompt: { ids: PROMPT }, maxNewTokens: 2, think }, collectingHooks());
       // One step longer: the engine's last logits are those after feeding both generated ids.

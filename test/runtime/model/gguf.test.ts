@@ -41,7 +41,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 async function greedy(modelDir: string, think: ThinkSettings, quantize?: 'int8' | 'int4') {
-  const engine = await Engine.load({ modelDir, prefillChunk: 16, ...(quantize ? { quantize } : {}) }, quietLog);
+  const engine = await Engine.load({ modelDir, prefillChunk: 16, cachePrecision: 'float32', ...(quantize ? { quantize } : {}) }, quietLog);
   try {
     const r = await engine.generate({ requestId: 'g', prompt: { ids: PROMPT }, maxNewTokens: STEPS, think }, collectingHooks());
     return { ids: r.ids, logits: engine.lastLogits!.slice(), dtype: engine.loaded.model.dtype };
@@ -85,7 +85,7 @@ test('llama.cpp reads our llama, qwen2 and qwen3 F32 GGUFs as we do: logits with
     await writeTinyModel(dir, variant, { seed: 33 });
     const gguf = `${dir}.gguf`;
     convertToGguf(dir, gguf, { fileType: 'F32' });
-    const engine = await Engine.load({ modelDir: gguf, prefillChunk: 16 }, quietLog);
+    const engine = await Engine.load({ modelDir: gguf, prefillChunk: 16, cachePrecision: 'float32' }, quietLog);
     let ours: Float32Array[];
     let ids: number[];
     try {
@@ -133,7 +133,7 @@ describe('block GGUFs: logits near the folder and near llama.cpp on the same fil
     (folder ??= (async () => {
       const dir = join(root, 'kq');
       await makeRandomModel({ config, outDir: dir, dtype: 'F32', seed: 8, std: KQ_STD });
-      const engine = await Engine.load({ modelDir: dir, prefillChunk: 16 }, quietLog);
+      const engine = await Engine.load({ modelDir: dir, prefillChunk: 16, cachePrecision: 'float32' }, quietLog);
       try {
         const r = await engine.generate({ requestId: 'f', prompt: { ids: PROMPT }, maxNewTokens: KQ_STEPS, think: NO_THINK }, collectingHooks());
         const { logits } = await engine.teacherForce({ promptIds: PROMPT, continuation: r.ids, think: NO_THINK });
@@ -145,7 +145,7 @@ describe('block GGUFs: logits near the folder and near llama.cpp on the same fil
 
   /** The engine's greedy ids on `modelDir`, and its logits at every step of `continuation` (default: its own ids). */
   async function forced(modelDir: string, quantize: 'int8' | undefined, continuation?: number[]) {
-    const engine = await Engine.load({ modelDir, prefillChunk: 16, ...(quantize ? { quantize } : {}) }, quietLog);
+    const engine = await Engine.load({ modelDir, prefillChunk: 16, cachePrecision: 'float32', ...(quantize ? { quantize } : {}) }, quietLog);
     try {
       const r = await engine.generate({ requestId: 'q', prompt: { ids: PROMPT }, maxNewTokens: KQ_STEPS, think: NO_THINK }, collectingHooks());
       const { logits } = await engine.teacherForce({ promptIds: PROMPT, continuation: continuation ?? r.ids, think: NO_THINK });
