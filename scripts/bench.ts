@@ -8,6 +8,7 @@
 //   --contexts 1024,4096,16384,32768     override the contexts of every model
 //   --quantize int8|int4                 ours with MatMulNBits weights, llama.cpp on a Q8_0 / Q4_0 GGUF
 //   --only smollm2-135m                  only these models
+//   --cache-precision float32            ours with a float32 KV cache (default: the runtime's float16)
 //   --device webgpu|cuda                 ours on that provider (WebGPU keeps the cache on the GPU),
 //                                        llama.cpp on its Vulkan / CUDA build with every layer
 //                                        offloaded; the default plan is then the Llama-3.2-1B shape
@@ -16,6 +17,7 @@
 //                                        through WebGPU; required for a bound on cuda)
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import type { CachePrecision } from '../core/protocol/settings';
 import { dirname, join, resolve } from 'node:path';
 import { loadConfig } from '../runtime/model/config';
 import { openModel } from '../runtime/model/weights';
@@ -59,6 +61,8 @@ interface Args {
   device?: 'webgpu' | 'cuda';
   /** GPU read bandwidth for the bound, GB/s */
   bandwidthGBps?: number;
+  /** our KV cache's precision (absent: the runtime's default) */
+  cachePrecision?: CachePrecision;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -81,6 +85,11 @@ function parseArgs(argv: string[]): Args {
       if (q !== 'int8' && q !== 'int4') throw new Error(`--quantize: int8 or int4, got ${q}`);
       a.quantize = q;
     } else if (k === '--only') a.only = value().split(',');
+    else if (k === '--cache-precision') {
+      const p = value();
+      if (p !== 'float16' && p !== 'float32') throw new Error(`--cache-precision: float16 or float32, got ${p}`);
+      a.cachePrecision = p;
+    }
     else if (k === '--device') {
       const d = value();
       if (d !== 'webgpu' && d !== 'cuda') throw new Error(`--device: webgpu or cuda, got ${d}`);
@@ -190,8 +199,8 @@ async function main(): Promise<void> {
 
       const ourJobs: OursJob[] =
         n >= SHARED_PREFILL_FROM && !args.device
-          ? [{ method: 'shared-prefill', modelDir: m.dir, context: n, steps, ratio: PRUNED_RATIO, promptIds: ids, contextLength, quantize: args.quantize }]
-          : [0, PRUNED_RATIO].map((ratio) => ({ method: 'engine' as const, modelDir: m.dir, context: n, steps, ratio, promptIds: ids, contextLength, quantize: args.quantize, device: args.device }));
+          ? [{ method: 'shared-prefill', modelDir: m.dir, context: n, steps, ratio: PRUNED_RATIO, promptIds: ids, contextLength, quantize: args.quantize, cachePrecision: args.cachePrecision }]
+          : [0, PRUNED_RATIO].map((ratio) => ({ method: 'engine' as const, modelDir: m.dir, context: n, steps, ratio, promptIds: ids, contextLength, quantize: args.quantize, device: args.device, cachePrecision: args.cachePrecision }));
       for (const job of ourJobs) {
         log(`ours ${p.spec.name} ${n} tokens, ${job.method === 'engine' ? `ratio ${job.ratio}` : `ratios 0 and ${job.ratio} (shared prefill)`} ...`);
         try {

@@ -19,7 +19,7 @@ import { Runner } from '../../runtime/engine/runner';
 import { openSession } from '../../runtime/engine/session';
 import { pruneAfterPrefill } from '../../runtime/cache/think';
 import { openModel } from '../../runtime/model/weights';
-import { DEFAULT_THINK, type CachePrecision, type Device } from '../../core/protocol/settings';
+import { DEFAULT_CACHE_PRECISION, DEFAULT_THINK, type CachePrecision, type Device } from '../../core/protocol/settings';
 import { argmax } from '../fidelity/metrics';
 import { childMain, isEntry, peakMemory } from './child';
 
@@ -40,6 +40,8 @@ export interface OursJob {
   quantize?: 'int8' | 'int4';
   /** execution provider ('engine' method only); absent: cpu */
   device?: Device;
+  /** the KV cache's precision; absent: the runtime's default */
+  cachePrecision?: CachePrecision;
 }
 
 export interface OursResult {
@@ -91,7 +93,7 @@ function decodeWeightBytes(modelDir: string, quantize?: 'int8' | 'int4'): number
 
 async function runEngine(job: OursJob): Promise<OursResult> {
   const engine = await Engine.load(
-    { modelDir: job.modelDir, contextLength: job.contextLength, think: { ratio: job.ratio }, quantize: job.quantize, device: job.device },
+    { modelDir: job.modelDir, contextLength: job.contextLength, think: { ratio: job.ratio }, quantize: job.quantize, device: job.device, cachePrecision: job.cachePrecision },
     (level, msg) => level !== 'info' && process.stderr.write(`[ours ${level}] ${msg}\n`),
   );
   // CPU figures must never be reported as the GPU's.
@@ -127,12 +129,14 @@ async function runSharedPrefill(job: OursJob): Promise<OursRun> {
   const weightBits = job.quantize === 'int8' ? 8 : job.quantize === 'int4' ? 4 : undefined;
   // Quantized weights are written to a weight file the session reads, as the Engine's load does.
   const weightFile = weightBits ? WeightFile.create() : undefined;
-  const opened = await openSession(buildModelGraph(weights, { weightBits, weightFile }), job.modelDir, 'cpu', (level, msg) => level !== 'info' && process.stderr.write(`[ours ${level}] ${msg}\n`));
-  const runner = new Runner(opened.session, config);
+  const precision = job.cachePrecision ?? DEFAULT_CACHE_PRECISION;
+  const layout = { compressed: false, bits: null, precision } as const;
+  const opened = await openSession(buildModelGraph(weights, { weightBits, weightFile, cachePrecision: precision }), job.modelDir, 'cpu', (level, msg) => level !== 'info' && process.stderr.write(`[ours ${level}] ${msg}\n`));
+  const runner = new Runner(opened.session, config, layout);
   const loadMs = performance.now() - t0;
   const n = job.promptIds.length;
   const think = { ...DEFAULT_THINK, ratio: job.ratio };
-  const cache = new KvCache(config.layers, config.kvHeads, config.headDim, n + 2 * job.steps);
+  const cache = new KvCache(config.layers, config.kvHeads, config.headDim, n + 2 * job.steps, layout);
   const querySquares = Array.from({ length: config.layers }, () => new Float64Array(config.kvHeads * config.headDim));
   const windowFrom = n - Math.min(think.window, n);
 
