@@ -7,7 +7,7 @@
 // quadratic), and the Engine cannot re-prune a cache it already holds, so one process drives the
 // Engine's own parts (Runner, KvCache, pruneAfterPrefill) in the Engine's order: chunked prefill
 // with full keys, then a copy of the cache that ThinK prunes, then decode of both caches with
-// their steps interleaved (ratio 0, ratio r, ratio 0, ...). Interleaving puts both ratios under the
+// their steps interleaved (ratio 0, ratio r, then ratio r, ratio 0, ...). Interleaving puts both ratios under the
 // same load: on a shared machine the memory bandwidth drifts by tens of percent within minutes,
 // which back-to-back runs would read as a speedup or a slowdown. Peak RSS is taken before the
 // copy, so it is the prefill's (shared by both ratios: its full-key cache sets it either way).
@@ -153,7 +153,8 @@ async function runSharedPrefill(job: OursJob): Promise<OursRun> {
   // Ratio 0 compacts too (every channel kept), as the Engine does.
   pruneAfterPrefill(full.cache, querySquares, { ...think, ratio: 0 }, config, job.steps);
   for (let i = 0; i < job.steps; i++)
-    for (const d of [full, thin]) {
+    // Which ratio goes first alternates: the second of a pair runs on caches the first just churned.
+    for (const d of i % 2 ? [thin, full] : [full, thin]) {
       const t = performance.now();
       const id = argmax(d.logits);
       d.ids.push(id);
