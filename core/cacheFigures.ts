@@ -17,13 +17,14 @@ export function cacheVsF16(c: Pick<CacheStats, 'bytesPerToken' | 'fp16FullBytesP
 }
 
 /**
- * E.g. "1,023 bytes per token, 0.77x llama.cpp's default F16 cache (1,280); a compressed token 960
- * bytes (0.75x)". The whole-cache figure includes the recent full-key tokens and the channel
- * indices, so it sits a little above the compressed tokens' rate at short contexts.
+ * E.g. "17,395 bytes per token, 0.755x llama.cpp's default F16 cache (23,040); a compressed token
+ * 17,280 bytes (0.750x)". The whole-cache figure includes the recent full-key tokens and the channel
+ * indices, so it sits a little above the compressed tokens' rate; three decimals keep 0.755x from
+ * reading as 0.75x.
  */
 export function describeCacheVsF16(c: Pick<CacheStats, 'bytesPerToken' | 'fp16FullBytesPerToken' | 'compressedBytesPerToken' | 'prunedTokens'>): string {
   const r = cacheVsF16(c);
   if (!r) return 'no tokens cached';
-  const whole = `${formatCount(Math.round(c.bytesPerToken))} bytes per token, ${r.perToken.toFixed(2)}x llama.cpp's default F16 cache (${formatCount(c.fp16FullBytesPerToken)})`;
-  return r.perCompressedToken === null ? whole : `${whole}; a compressed token ${formatCount(Math.round(c.compressedBytesPerToken))} bytes (${r.perCompressedToken.toFixed(2)}x)`;
+  const whole = `${formatCount(Math.round(c.bytesPerToken))} bytes per token, ${r.perToken.toFixed(3)}x llama.cpp's default F16 cache (${formatCount(c.fp16FullBytesPerToken)})`;
+  return r.perCompressedToken === null ? whole : `${whole}; a compressed token ${formatCount(Math.round(c.compressedBytesPerToken))} bytes (${r.perCompressedToken.toFixed(3)}x)`;
 }

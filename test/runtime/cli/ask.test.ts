@@ -37,7 +37,7 @@ test('ask --model: packs ranked files, answers, prints cache figures and one mas
   // (4 kept + 8) channels x 2 bytes per head against 16 x 2, 0.75x; the whole cache a little more
   // (the recent full-key tokens and the channel indices).
   assert.match(r.stdout, /stored as float16/);
-  const size = /cache size: ([\d,]+) bytes per token, ([\d.]+)x llama\.cpp's default F16 cache \(640\); a compressed token 480 bytes \(0\.75x\)/.exec(r.stdout);
+  const size = /cache size: ([\d,]+) bytes per token, ([\d.]+)x llama\.cpp's default F16 cache \(640\); a compressed token 480 bytes \(0\.750x\)/.exec(r.stdout);
   assert.ok(size, r.stdout);
   assert.ok(Number(size[2]) > 0.75 && Number(size[2]) < 0.85, `whole cache ${size[2]}x`);
   const layers = r.stdout.split('\n').filter((l) => /^L\d+ {2}h0 4\/8 \[\d(,\d){3}\]/.test(l));
@@ -58,7 +58,7 @@ test('ask --cache-precision float32: the float32 cache, named and twice the byte
   const r = run(['--repo', repo, '--model', STORIES, '--question', 'How are sections parsed?', '--max-new-tokens', '4', '--cache-precision', 'float32']);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /stored as float32/);
-  assert.match(r.stdout, /a compressed token 960 bytes \(1\.50x\)/);
+  assert.match(r.stdout, /a compressed token 960 bytes \(1\.500x\)/);
   const bad = run(['--repo', repo, '--model', STORIES, '--question', 'q', '--cache-precision', 'fp8']);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--cache-precision must be float16 or float32 \(got "fp8"\)/);
