@@ -84,6 +84,7 @@ export class LayerCache {
   }
 
   private index: BigInt64Array | null = null;
+  private select: Float32Array | null = null;
 
   /** int64 [Hkv, 1, 1, kept]: the kept key channels, as the graph gathers the queries with them (made once per mask). */
   keyIndex(): BigInt64Array {
@@ -96,11 +97,18 @@ export class LayerCache {
     this.index = null;
   }
 
-  /** float32 [Hkv, 1, keptV, D] one-hot: compact values back to their channels. */
+  /** Sets head h's value channels (ascending). */
+  setValues(h: number, channels: Int32Array): void {
+    this.heads[h] = { ...this.heads[h], values: Int32Array.from(channels) };
+    this.select = null;
+  }
+
+  /** float32 [Hkv, 1, keptV, D] one-hot: compact values back to their channels (made once per mask). */
   valueSelect(D: number): Float32Array {
+    if (this.select) return this.select;
     const m = new Float32Array(this.heads.length * this.valueKept * D);
     this.heads.forEach((h, g) => h.values.forEach((j, i) => (m[(g * this.valueKept + i) * D + j] = 1)));
-    return m;
+    return (this.select = m);
   }
 
   /** A deep copy: every buffer duplicated, so neither copy sees the other's appends or prunes. */
@@ -109,6 +117,7 @@ export class LayerCache {
     for (const [k, v] of Object.entries(this)) Reflect.set(c, k, ArrayBuffer.isView(v) ? (v as Block).slice() : v);
     c.heads = this.heads.map((h) => ({ ...h }));
     c.index = null;
+    c.select = null;
     return c;
   }
 }
@@ -211,7 +220,7 @@ export class KvCache implements PrunableCache {
   setValueMask(l: number, kv: number, channels: Int32Array): void {
     if (!this.layout.compressed) throw new Error('KvCache: value pruning needs the compressed layout');
     if (this.pruned > 0) throw new Error('KvCache: a mask cannot change once tokens are pruned with it');
-    this.layerCaches[l].heads[kv].values = Int32Array.from(channels);
+    this.layerCaches[l].setValues(kv, channels);
     this.masked = true;
     this.version = ++versions;
   }
