@@ -33,6 +33,8 @@ export class Conversation {
   private readonly windowQueries: Float32Array[];
   private windowFilled = 0;
   private chat: ChatHistory | null = null;
+  /** The prompt was compressed: from now on generated and follow-up tokens flush (ThinK scores the prompt's full keys first). */
+  private compressed = false;
   /** Logits after the last forward (tests compare them to references). */
   lastLogits: Float32Array | null = null;
 
@@ -98,6 +100,7 @@ export class Conversation {
     const mass = needsWindowMass(compression) ? await this.windowMass() : null;
     const outputEnergy = compression.pruneValues > 0 ? this.model.valueEnergy() : null;
     compressAfterPrefill({ cache: this.cache, querySquares: this.querySquares, mass, outputEnergy, ...this.settings, config: this.model.config, spare });
+    this.compressed = true;
     await this.model.runner.resident?.sync(this.cache);
   }
 
@@ -178,7 +181,8 @@ export class Conversation {
   /** Beyond the paper: generated keys get thinner too, pruned with their head's mask. */
   private flushIfDue(): void {
     const { flush, recent } = this.settings.think;
-    // Once the prompt is compacted (at ratio 0 too, keeping every channel), so the full tier stays small.
-    if (this.cache.pruned > 0 && flush > 0 && this.cache.full > flush) this.cache.prune(this.cache.full - recent);
+    // After the prompt is compressed, at ratio 0 or after a prompt shorter than `recent` too (the tokens
+    // then keep every channel): the full tier, which moves every step, stays small.
+    if (this.compressed && flush > 0 && this.cache.full > flush) this.cache.prune(this.cache.full - recent);
   }
 }

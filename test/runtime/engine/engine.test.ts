@@ -59,6 +59,15 @@ describe('engine on a tiny model without a tokenizer', () => {
     assert.equal(r.cache.pruneRatio, 0.5);
   });
 
+  test('a prompt shorter than the recent window: generated tokens still flush (every channel kept), so the full tier stays small', async () => {
+    const r = await engine.generate({ requestId: 'short', prompt: { ids: [5, 6, 7] }, maxNewTokens: 20 }, collectingHooks());
+    assert.equal(r.cache.tokens, 3 + 20);
+    assert.equal(r.cache.prunedTokens, 0, 'no mask was chosen: nothing is reported pruned');
+    // The engine's own cache: flush 8, recent 4, so at most 8 tokens are left in the full tier.
+    const cache = (engine as unknown as { conversation: { cache: { full: number; compact: number } } }).conversation.cache;
+    assert.ok(cache.full <= 8 && cache.compact >= 15, `full ${cache.full}, compact ${cache.compact}`);
+  });
+
   test('a follow-up naming the cache handle continues the cache: same as one long prompt without re-reading', async () => {
     const first = Array.from({ length: 20 }, (_, i) => (i * 7) % 200);
     const a = await engine.generate({ requestId: 'g', prompt: { ids: first }, maxNewTokens: 4 }, collectingHooks());
