@@ -19,15 +19,19 @@ export interface CacheSettings {
 export type CacheShape = Pick<ModelInfo, 'layers' | 'kvHeads' | 'headDim' | 'cachePrecision'>;
 
 /**
- * Whether these settings need the compressed cache layout, where values move with their keys into
- * the compressed tiers (runtime/cache/kvcache.ts CacheLayout): KIVI codes or pruned value channels.
+ * Whether these settings need the compressed cache layout (runtime/cache/kvcache.ts CacheLayout):
+ * KIVI codes or pruned value channels, whose compact values go back to D channels through a one-hot.
  */
 export function needsCompressedLayout(c: CompressionSettings): boolean {
   return c.kvBits !== null || c.pruneValues > 0;
 }
 
-/** Tier counts (the same for every head) after n prompt and N new tokens. */
-export function projectTiers(s: CacheSettings, n: number, N: number): TierCounts {
+/**
+ * Tier counts (the same for every head) after n prompt and N new tokens, and whether masks were
+ * chosen: only when some prompt token is older than the recent window. Otherwise every token that
+ * flush compacts keeps all channels.
+ */
+export function projectTiers(s: CacheSettings, n: number, N: number): TierCounts & { masked: boolean } {
   const { think, compression: c } = s;
   // Eviction keeps tokenBudget prefix tokens plus the observation window.
   const w = c.evict ? Math.min(c.evict.window, n) : 0;
@@ -40,7 +44,7 @@ export function projectTiers(s: CacheSettings, n: number, N: number): TierCounts
   const compressed = fromPrompt + fullAtEnd - full;
   // KIVI quantizes every whole group of compressed tokens; the rest wait in the compact tier.
   const quantized = c.kvBits ? KEY_GROUP * Math.floor(compressed / KEY_GROUP) : 0;
-  return { quantized, compact: compressed - quantized, full };
+  return { quantized, compact: compressed - quantized, full, masked: fromPrompt > 0 };
 }
 
 /** Every cache byte (keys, values, indices) after n prompt and N new tokens. */
@@ -48,11 +52,11 @@ export function projectCacheBytes(s: CacheSettings, n: number, N: number, m: Cac
   const { think, compression: c } = s;
   const D = m.headDim;
   const tiers = projectTiers(s, n, N);
-  const keptValues = needsCompressedLayout(c) ? keptCount(c.pruneValues, D) : D;
+  const keptValues = tiers.masked && needsCompressedLayout(c) ? keptCount(c.pruneValues, D) : D;
   let perHead = 0;
   for (let l = 0; l < m.layers; l++) {
-    // Before any pruning a head keeps (and indexes) all D channels: ThinK's rounding of ratio 0.
-    const keptKeys = keptCount(ratioOf(think, l), D);
+    // Without masks a head keeps (and indexes) all D channels, as ThinK's rounding of ratio 0 does.
+    const keptKeys = tiers.masked ? keptCount(ratioOf(think, l), D) : D;
     perHead += totalBytes(headBytes(tiers, { headDim: D, keptKeys, keptValues }, c.kvBits, elementBytes(m.cachePrecision)));
   }
   return perHead * m.kvHeads;

@@ -94,7 +94,7 @@ async function main(): Promise<void> {
       console.error(`done: context ${context}, ratio ${ratio}`);
     }
   const base = (c: number) => rows.find((r) => r.context === c && r.ratio === 0);
-  console.log(`\nModel: ${model}; float32 cache, fp32 weights; peak RSS includes prefill, which holds full keys until ThinK prunes them.\n`);
+  console.log(`\nModel: ${model}; the default float16 cache, fp32 weights; peak RSS includes prefill, which holds full keys until ThinK prunes them.\n`);
   console.log('| context | ratio | key MiB | key / unpruned | value MiB | peak RSS MiB | RSS after MiB | peak vs ratio 0 | prefill tok/s |');
   console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of rows) {

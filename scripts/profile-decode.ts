@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { InferenceSession } from 'onnxruntime-node';
 import { DEFAULT_CACHE_PRECISION, DEFAULT_THINK, type CachePrecision } from '../core/protocol/settings';
 import { KvCache } from '../runtime/cache/kvcache';
-import { pruneAfterPrefill } from '../runtime/cache/think';
+import { flushIfDue, pruneAfterPrefill } from '../runtime/cache/think';
 import { Runner } from '../runtime/engine/runner';
 import { buildModelGraph } from '../runtime/graph/model';
 import { WeightFile } from '../runtime/graph/weightFile';
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
   const runner = new Runner(await open(true), config, layout);
   for (let i = 0; i < steps; i++) {
     await runner.step(cache, [100 + i]);
-    if (cache.pruned > 0 && cache.full > think.flush) cache.prune(cache.full - think.recent);
+    flushIfDue(cache, think);
   }
   // onnxruntime-node returns no file name: the profiler writes its prefix plus a timestamp.
   await runner.session.endProfiling();

@@ -1,9 +1,10 @@
 // A cache tier of one layer is a head-major block [H, T, c] at the start of a growable buffer:
 // KV head h's T rows of c elements are elements [h T c, (h + 1) T c). The graph reads the tier as
 // one zero-copy [H, 1, T, c] view, so attention runs one batched product per layer and tier.
-// Keeping the view contiguous means a change of T moves each head's rows (heads are only a few
-// blocks, and the tiers that grow every step, the full ones, hold a few hundred tokens once ThinK
-// has compacted the prompt); the big compact tier moves only when a flush adds to it.
+// Keeping the view contiguous means a change of T moves each head's rows. The tiers that grow every
+// step, the full ones, hold at most `flush` tokens once the prompt is compressed, so that move is
+// small; with flush off (0) they grow with the answer and each step moves them (a cost linear in
+// the answer's length). The big compact tier moves only when a flush adds to it.
 
 export type Block = Float32Array | Uint16Array | Uint8Array;
 

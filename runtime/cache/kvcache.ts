@@ -13,6 +13,7 @@
 // and value pruning's counts are); which channels, per head. Bytes are what the live prefixes hold,
 // counted with the one byte formula (core/cacheBytes.ts) that memory-budget mode and the extension
 // project with.
+import '../engine/float16Mapping';
 import { Tensor } from 'onnxruntime-node';
 import { elementBytes, headBytes, unprunedBytes } from '../../core/cacheBytes';
 import { KEY_GROUP, rowBytes, valueGroup, type KvBits } from '../../core/kiviLayout';
@@ -308,9 +309,9 @@ export class KvCache implements PrunableCache {
     dropOldest(L.compactKeys, H, compactRows, rows, kept);
     dropOldest(L.compactValues, H, compactRows, rows, vk);
     // What stays float is less than a group plus later flushes: release the prompt-sized buffers.
-    const keepRows = compactRows - rows + KEY_GROUP + spare;
-    L.compactKeys = shrink(L.compactKeys, H * keepRows * kept);
-    L.compactValues = shrink(L.compactValues, H * keepRows * vk);
+    const floatRows = compactRows - rows + KEY_GROUP + spare;
+    L.compactKeys = shrink(L.compactKeys, H * floatRows * kept);
+    L.compactValues = shrink(L.compactValues, H * floatRows * vk);
   }
 
   /** The graph's cache inputs: zero-copy views of every layer's tiers. */

@@ -88,3 +88,12 @@ export function pruneAfterPrefill(
   cache.prune(prunedCount, spare);
   return prunes;
 }
+
+/**
+ * Beyond the paper, once the prompt is compressed: when more than `flush` tokens hold full keys, the
+ * oldest join the compact tier with their head's mask (every channel when none was chosen),
+ * leaving `recent`. The full tier, which grows every step, stays small.
+ */
+export function flushIfDue(cache: PrunableCache, s: Pick<ThinkSettings, 'flush' | 'recent'>): void {
+  if (s.flush > 0 && cache.full > s.flush) cache.prune(cache.full - s.recent);
+}

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { Tensor } from 'onnxruntime-node';
 import type { CacheStats, ChatMessage, Prompt, ThinkMasks } from '../../core/protocol/rpc';
 import { compressAfterPrefill, needsWindowMass } from '../cache/compress';
+import { flushIfDue } from '../cache/think';
 import { DEFAULT_EVICT } from '../cache/evict';
 import { KvCache } from '../cache/kvcache';
 import { scorerInput, scorerOutput } from '../graph/scorer';
@@ -33,7 +34,7 @@ export class Conversation {
   private readonly windowQueries: Float32Array[];
   private windowFilled = 0;
   private chat: ChatHistory | null = null;
-  /** The prompt was compressed: from now on generated and follow-up tokens flush (ThinK scores the prompt's full keys first). */
+  /** The prompt was compressed: from now on generated and follow-up tokens flush. */
   private compressed = false;
   /** Logits after the last forward (tests compare them to references). */
   lastLogits: Float32Array | null = null;
@@ -178,11 +179,8 @@ export class Conversation {
     return Array.from({ length: layers }, (_, l) => Array.from({ length: kvHeads }, (_, g) => out[scorerOutput(l, g)].data as Float32Array));
   }
 
-  /** Beyond the paper: generated keys get thinner too, pruned with their head's mask. */
+  /** Generated keys get thinner too, once the prompt is compressed (ThinK scores the prompt's full keys first). */
   private flushIfDue(): void {
-    const { flush, recent } = this.settings.think;
-    // After the prompt is compressed, at ratio 0 or after a prompt shorter than `recent` too (the tokens
-    // then keep every channel): the full tier, which moves every step, stays small.
-    if (this.compressed && flush > 0 && this.cache.full > flush) this.cache.prune(this.cache.full - recent);
+    if (this.compressed) flushIfDue(this.cache, this.settings.think);
   }
 }

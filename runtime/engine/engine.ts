@@ -295,7 +295,7 @@ export class Engine {
       text: '',
       promptTokens: turn.promptIds.length,
       finishReason: 'cancelled',
-      cache: new KvCache(layers, kvHeads, headDim, 0).stats(),
+      cache: new KvCache(layers, kvHeads, headDim, 0, this.model.runner.layout).stats(),
       timings: { loadMs: this.loaded.loadMs, prefillMs, prefillTokensPerSec: 0, decodeMsPerToken: 0 },
       cacheId: null,
     };

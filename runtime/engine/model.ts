@@ -131,6 +131,7 @@ export class ModelResources {
       // A provider that could not start again leaves the CPU in its place: say so from now on.
       Object.assign(this.loaded, { device: opened.device, fallback: opened.fallback ?? this.loaded.fallback });
       layout = layoutFor(compression, this.loaded.device, this.params);
+      this.loaded.model.cachePrecision = layout.precision; // WebGPU's float32 cache, or the CPU's after a fallback
     }
     if (this.runner.resident && layout.bits !== null)
       this.log('info', 'WebGPU: KIVI codes are unpacked on the CPU each step (onnxruntime has no WebGPU kernel for it); ThinK alone keeps the cache on the GPU');

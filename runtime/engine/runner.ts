@@ -7,6 +7,7 @@ import { layerOutput } from '../graph/model';
 import type { CacheLayout, Floats, KvCache } from '../cache/kvcache';
 import type { ResidentTiers } from './residentTiers';
 import { ropeTables } from '../graph/rope';
+import { float16Bits } from './float16Mapping';
 
 export interface StepOptions {
   /** Absolute position where ThinK's observation window starts (Infinity: no window rows here). */
@@ -60,7 +61,7 @@ export class Runner {
     });
     const inWindow = o.querySquares !== undefined && positions[S - 1] >= windowFrom;
     for (let l = 0; l < this.config.layers; l++) {
-      cache.append(l, out[layerOutput.keys(l)].data as Floats, out[layerOutput.values(l)].data as Floats, S);
+      cache.append(l, cacheFloats(out[layerOutput.keys(l)]), cacheFloats(out[layerOutput.values(l)]), S);
       if (inWindow) {
         const q = out[layerOutput.querySquares(l)].data as Float32Array;
         const acc = o.querySquares![l];
@@ -71,6 +72,11 @@ export class Runner {
     cache.commit(S);
     return out.logits.data as Float32Array;
   }
+}
+
+/** A new K/V output in the cache's precision: float32 values, or float16 as raw bits. */
+function cacheFloats(t: Tensor): Floats {
+  return t.type === 'float16' ? float16Bits(t.data as ArrayBufferView) : (t.data as Float32Array);
 }
 
 const masks = new Map<number, Float32Array>();

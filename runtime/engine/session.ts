@@ -1,5 +1,6 @@
 // Creates the onnxruntime session for a model graph on the requested execution provider,
 // falling back to CPU with one clear log line when that provider cannot start.
+import './float16Mapping';
 import { env, InferenceSession } from 'onnxruntime-node';
 import type { Device } from '../../core/protocol/settings';
 import type { ModelGraph } from '../graph/model';

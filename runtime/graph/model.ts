@@ -1,6 +1,6 @@
 // The whole decoder (Llama, Mistral, Qwen2, Qwen3) as one ONNX graph that serves both chunked prefill
 // and decode. The KV cache lives outside the graph, in JS buffers owned by KvCache: each call
-// feeds the past as per-(layer, KV head) prefix views and gets back only the new tokens' K/V.
+// feeds the past as per-layer head-major views and gets back only the new tokens' K/V.
 // Shapes: S new tokens, D head_dim, G = query heads per KV head, R rows that need logits, W rows
 // whose queries come back (observation window); the cache tiers are described in kvcache.ts.
 import type { CachePrecision } from '../../core/protocol/settings';
@@ -220,8 +220,9 @@ export function buildModelGraph(w: ModelWeights, opts: GraphOptions = {}): Model
     // Token eviction and value pruning score tokens with the window's own queries.
     g.output(layerOutput.windowQueries(l), g.op('Gather', [q, windowRows], { axis: 0 }), 'float', ['W', Hq, D]);
 
-    // Attention reads heads-first: the queries [Hkv, G, S, D], scaled before the products (1/sqrt(D)
-    // is exact for the usual powers of two), and the new tokens' keys and values [Hkv, 1, S, D].
+    // Attention reads heads-first: the queries [Hkv, G, S, D], scaled before the products (MLAS'
+    // single-row kernels take no scale; 1/sqrt(D) is exact when D is a power of 4, one rounding
+    // otherwise), and the new tokens' keys and values [Hkv, 1, S, D].
     const heads = (t: string) => g.op('Unsqueeze', [g.op('Transpose', [t], { perm: [1, 0, 2] }), g.constI64([1])]);
     const qHeads = g.op('Mul', [g.op('Transpose', [qByHead], { perm: [1, 2, 0, 3] }), scale]);
     const out = layerAttention(g, ops, { q: qHeads, kNew: heads(k), vNew: heads(v), mask: headMask, D }, l, cacheGraph); // [Hkv, G, S, D]

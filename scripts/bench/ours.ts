@@ -17,7 +17,7 @@ import { buildModelGraph } from '../../runtime/graph/model';
 import { WeightFile } from '../../runtime/graph/weightFile';
 import { Runner } from '../../runtime/engine/runner';
 import { openSession } from '../../runtime/engine/session';
-import { pruneAfterPrefill } from '../../runtime/cache/think';
+import { flushIfDue, pruneAfterPrefill } from '../../runtime/cache/think';
 import { openModel } from '../../runtime/model/weights';
 import { DEFAULT_CACHE_PRECISION, DEFAULT_THINK, type CachePrecision, type Device } from '../../core/protocol/settings';
 import { argmax } from '../fidelity/metrics';
@@ -160,7 +160,7 @@ async function runSharedPrefill(job: OursJob): Promise<OursRun> {
       d.ids.push(id);
       d.logits = await runner.step(d.cache, [id], { windowFrom: Infinity });
       // The Engine's flush: generated keys join the compact store once enough accumulate.
-      if (d.cache.pruned > 0 && think.flush > 0 && d.cache.full > think.flush) d.cache.prune(d.cache.full - think.recent);
+      flushIfDue(d.cache, think);
       d.ms += performance.now() - t;
     }
   const weightBytesPerToken = decodeWeightBytes(job.modelDir, job.quantize);

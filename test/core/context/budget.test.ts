@@ -17,8 +17,9 @@ const bytes = (think: { ratio: number; recent: number; flush: number }, prompt: 
 test('bytes: pruned = 4*H*sum(kept+D), full = 4*H*L*2D per token, indices 8*H*sum(kept) once', () => {
   // ratio 0.5 -> kept 32: pruned = 4*3*30*(32+64) = 34560; full = 4*3*30*128 = 46080; 8*3*30*32 = 23040.
   const think = { ratio: 0.5, recent: 32, flush: 0 };
-  assert.equal(bytes(think, 0, 0), 23040);
-  assert.equal(bytes(think, 32, 0), 23040 + 32 * 46080);
+  // A prompt inside the recent window chooses no mask: all 64 channels stay, and are indexed (46080).
+  assert.equal(bytes(think, 0, 0), 46080);
+  assert.equal(bytes(think, 32, 0), 46080 + 32 * 46080);
   assert.equal(bytes(think, 33, 1), 23040 + 33 * 46080 + 34560);
   // ratio 0 keeps everything: every token at full width, all D channels indexed.
   assert.equal(bytes({ ...think, ratio: 0 }, 100, 0), 46080 + 100 * 46080);
@@ -92,8 +93,9 @@ test('pruning buys tokens: a higher ratio never lowers the budget', () => {
 });
 
 test('a memory budget inside the recent window counts every token at full width', () => {
-  // 10 full tokens of 46080 bytes = 460800 bytes, plus 23040 bytes of indices.
-  const b = tokenBudget({ memoryBudgetMb: (460800 + 23040) / 2 ** 20, model: smol, think: { ratio: 0.5, recent: 32, flush: 0 }, answerTokens: 0 });
+  // 10 full tokens of 46080 bytes = 460800 bytes, plus the indices of all 64 channels (8 x 3 x 30 x 64
+  // = 46080 bytes): no mask is chosen for a prompt inside the recent window, as the runtime holds it.
+  const b = tokenBudget({ memoryBudgetMb: (460800 + 46080) / 2 ** 20, model: smol, think: { ratio: 0.5, recent: 32, flush: 0 }, answerTokens: 0 });
   assert.equal(b.tokens, 10);
   // Not even the answer fits: zero, not negative.
   assert.equal(tokenBudget({ memoryBudgetMb: 1, model: smol, think: { ratio: 0.5, recent: 32, flush: 0 }, answerTokens: 1000 }).tokens, 0);

@@ -1,5 +1,7 @@
 // Engine behaviour beyond numerics: clear errors for bad requests, follow-ups that reuse the
 // pruned cache by its handle (and stale handles refused), byte accounting, streaming and stop strings.
+import { projectCacheBytes } from '../../../core/cacheProjection';
+import { DEFAULT_COMPRESSION } from '../../../core/protocol/settings';
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -66,6 +68,9 @@ describe('engine on a tiny model without a tokenizer', () => {
     // The engine's own cache: flush 8, recent 4, so at most 8 tokens are left in the full tier.
     const cache = (engine as unknown as { conversation: { cache: { full: number; compact: number } } }).conversation.cache;
     assert.ok(cache.full <= 8 && cache.compact >= 15, `full ${cache.full}, compact ${cache.compact}`);
+    // No mask was chosen, so the compacted tokens keep every channel; the projection counts them so.
+    const m = engine.loaded.model;
+    assert.equal(Math.round(r.cache.bytesPerToken * r.cache.tokens), projectCacheBytes({ think: engine.loaded.think, compression: DEFAULT_COMPRESSION }, 3, 20, m));
   });
 
   test('a follow-up naming the cache handle continues the cache: same as one long prompt without re-reading', async () => {
