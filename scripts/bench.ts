@@ -9,6 +9,9 @@
 //   --quantize int8|int4                 ours with MatMulNBits weights, llama.cpp on a Q8_0 / Q4_0 GGUF
 //   --only smollm2-135m                  only these models
 //   --cache-precision float32            ours with a float32 KV cache (default: the runtime's float16)
+//   --shared-prefill-from N              from this context on (default 16384), our two ratios share
+//                                        one prefill and decode step by step in turn with llama.cpp's
+//                                        defaults, in two processes, so both meet the same load
 //   --device webgpu|cuda                 ours on that provider (WebGPU keeps the cache on the GPU),
 //                                        llama.cpp on its Vulkan / CUDA build with every layer
 //                                        offloaded; the default plan is then the Llama-3.2-1B shape
@@ -22,7 +25,7 @@ import { dirname, join, resolve } from 'node:path';
 import { loadConfig } from '../runtime/model/config';
 import { openModel } from '../runtime/model/weights';
 import { combineBandwidth, measureBandwidth, type Bandwidth } from './bench/bandwidth';
-import { runChild } from './bench/child';
+import { runChild, startStepped, type SteppedChild } from './bench/child';
 import { convertToGguf, type GgufFileType as AnyGgufFileType } from './bench/gguf';
 import type { GpuBandwidth, GpuBandwidthJob } from './bench/gpuBandwidth';
 import type { LlamaCppJob, LlamaCppResult } from './bench/llamacpp';
@@ -37,8 +40,10 @@ const ROOT = resolve(__dirname, '..');
 const SHARED = resolve(ROOT, '../shared/models');
 const THREADS = 2;
 const PRUNED_RATIO = 0.5;
-/** From this context on, our two ratios share one prefill (see scripts/bench/ours.ts). */
+/** From this context on, our two ratios share one prefill (see scripts/bench/ours.ts) and take turns with llama.cpp. */
 const SHARED_PREFILL_FROM = 16384;
+/** Idle time between two processes' turns, so the last one's thread pool has stopped spinning. */
+const SETTLE_MS = 5;
 const CHILD_TIMEOUT_MS = 10 * 60 * 1000;
 
 interface ModelPlan {
@@ -63,10 +68,12 @@ interface Args {
   bandwidthGBps?: number;
   /** our KV cache's precision (absent: the runtime's default) */
   cachePrecision?: CachePrecision;
+  /** from this context on: one shared prefill for our ratios, decoded in turn with llama.cpp's defaults */
+  sharedPrefillFrom: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, out: join(ROOT, 'bench-results/bench.json') };
+  const a: Args = { quick: false, out: join(ROOT, 'bench-results/bench.json'), sharedPrefillFrom: SHARED_PREFILL_FROM };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const value = () => {
@@ -90,14 +97,17 @@ function parseArgs(argv: string[]): Args {
       if (p !== 'float16' && p !== 'float32') throw new Error(`--cache-precision: float16 or float32, got ${p}`);
       a.cachePrecision = p;
     }
-    else if (k === '--device') {
+    else if (k === '--shared-prefill-from') {
+      a.sharedPrefillFrom = Number(value());
+      if (!(Number.isInteger(a.sharedPrefillFrom) && a.sharedPrefillFrom >= 64)) throw new Error(`--shared-prefill-from: an integer >= 64, got ${argv[i]}`);
+    } else if (k === '--device') {
       const d = value();
       if (d !== 'webgpu' && d !== 'cuda') throw new Error(`--device: webgpu or cuda, got ${d}`);
       a.device = d;
     } else if (k === '--bandwidth-gbs') {
       a.bandwidthGBps = Number(value());
       if (!(a.bandwidthGBps > 0)) throw new Error(`--bandwidth-gbs: a positive number, got ${argv[i]}`);
-    } else throw new Error(`unknown option ${k} (known: --quick, --model DIR, --out FILE, --contexts LIST, --quantize int8|int4, --only NAMES, --device webgpu|cuda, --bandwidth-gbs N)`);
+    } else throw new Error(`unknown option ${k} (known: --quick, --model DIR, --out FILE, --contexts LIST, --quantize int8|int4, --only NAMES, --cache-precision float16|float32, --shared-prefill-from N, --device webgpu|cuda, --bandwidth-gbs N)`);
   }
   return a;
 }
@@ -197,30 +207,21 @@ async function main(): Promise<void> {
       const contextLength = Math.max(c.contextLength, n + 2 * steps + 8);
       const kvPerToken = c.layers * c.kvHeads * c.headDim * 2;
 
-      const ourJobs: OursJob[] =
-        n >= SHARED_PREFILL_FROM && !args.device
-          ? [{ method: 'shared-prefill', modelDir: m.dir, context: n, steps, ratio: PRUNED_RATIO, promptIds: ids, contextLength, quantize: args.quantize, cachePrecision: args.cachePrecision }]
-          : [0, PRUNED_RATIO].map((ratio) => ({ method: 'engine' as const, modelDir: m.dir, context: n, steps, ratio, promptIds: ids, contextLength, quantize: args.quantize, device: args.device, cachePrecision: args.cachePrecision }));
-      for (const job of ourJobs) {
-        log(`ours ${p.spec.name} ${n} tokens, ${job.method === 'engine' ? `ratio ${job.ratio}` : `ratios 0 and ${job.ratio} (shared prefill)`} ...`);
-        try {
-          const run = await runChild<OursRun>(join(ROOT, 'scripts/bench/ours.ts'), job, CHILD_TIMEOUT_MS);
-          for (const { ratio, result: x } of run.results) {
-            const bytes = x.weightBytesPerToken + x.keyBytes + x.valueBytes;
-            push({
-              model: p.spec.name, context: n, runtime: 'ours', ratio, weights: args.quantize === 'int8' ? 'INT8' : args.quantize === 'int4' ? 'INT4' : 'F32', kv: x.cachePrecision === 'float16' ? 'F16' : 'F32', defaults: false, method: job.method,
-              prefillTokensPerSec: x.prefillTokensPerSec, decodeMsPerToken: x.decodeMsPerToken, decodeSteps: x.decodeSteps,
-              keyBytes: x.keyBytes, valueBytes: x.valueBytes, cacheBytesPerToken: x.cacheBytesPerToken, peakRssBytes: x.peakRssBytes,
-              bytesPerToken: bytes,
-              firstTokens: x.firstTokens, loadMs: x.loadMs,
-            });
-          }
-        } catch (e) {
-          failures.push({ model: p.spec.name, context: n, runtime: `ours ${job.method}`, error: errorText(e) });
-        }
-        await measure();
-      }
+      const shared = n >= args.sharedPrefillFrom && !args.device;
+      const ourJobs: OursJob[] = shared
+        ? [{ method: 'shared-prefill', modelDir: m.dir, context: n, steps, ratio: PRUNED_RATIO, promptIds: ids, contextLength, quantize: args.quantize, cachePrecision: args.cachePrecision }]
+        : [0, PRUNED_RATIO].map((ratio) => ({ method: 'engine' as const, modelDir: m.dir, context: n, steps, ratio, promptIds: ids, contextLength, quantize: args.quantize, device: args.device, cachePrecision: args.cachePrecision }));
 
+      const pushOurs = (run: OursRun, method: string) => {
+        for (const { ratio, result: x } of run.results)
+          push({
+            model: p.spec.name, context: n, runtime: 'ours', ratio, weights: args.quantize === 'int8' ? 'INT8' : args.quantize === 'int4' ? 'INT4' : 'F32', kv: x.cachePrecision === 'float16' ? 'F16' : 'F32', defaults: false, method,
+            prefillTokensPerSec: x.prefillTokensPerSec, decodeMsPerToken: x.decodeMsPerToken, decodeSteps: x.decodeSteps,
+            keyBytes: x.keyBytes, valueBytes: x.valueBytes, cacheBytesPerToken: x.cacheBytesPerToken, peakRssBytes: x.peakRssBytes,
+            bytesPerToken: x.weightBytesPerToken + x.keyBytes + x.valueBytes,
+            firstTokens: x.firstTokens, loadMs: x.loadMs,
+          });
+      };
       // llama.cpp as its users run it first (our weights, its default F16 cache, flash attention on),
       // then on an F32 cache (the same precision as our float32 cache setting); an F16 GGUF with its F16 cache where asked.
       const llamaRuns: { ft: GgufFileType; kv: 'F32' | 'F16'; defaults: boolean }[] = [
@@ -228,33 +229,60 @@ async function main(): Promise<void> {
         { ft: quantFile ?? 'F32', kv: 'F32', defaults: false },
       ];
       if (p.f16Contexts.includes(n) && !quantFile) llamaRuns.push({ ft: 'F16', kv: 'F16', defaults: false });
-      for (const { ft, kv, defaults } of llamaRuns) {
-        log(`llama.cpp ${p.spec.name} ${n} tokens, ${ft} weights, ${kv} KV${defaults ? ', flash attention on (its defaults)' : ''} ...`);
-        const job: LlamaCppJob = {
-          ggufPath: m.gguf[ft]!,
-          steps,
-          threads: THREADS,
-          promptIds: ids,
-          kvType: kv,
-          gpu: args.device === 'webgpu' ? 'vulkan' : args.device,
-          ...(defaults ? { flashAttention: true } : {}),
-        };
+      const llamaJob = ({ ft, kv, defaults }: (typeof llamaRuns)[number]): LlamaCppJob => ({
+        ggufPath: m.gguf[ft]!,
+        steps,
+        threads: THREADS,
+        promptIds: ids,
+        kvType: kv,
+        gpu: args.device === 'webgpu' ? 'vulkan' : args.device,
+        ...(defaults ? { flashAttention: true } : {}),
+      });
+      const pushLlama = ({ ft, kv, defaults }: (typeof llamaRuns)[number], x: LlamaCppResult, method: string) => {
+        const elem = kv === 'F32' ? 4 : 2;
+        const keyBytes = (kvPerToken / 2) * (n + x.decodeSteps) * elem;
+        // llama.cpp computes in the file's precision: F16 matrices are read as 2 bytes.
+        const bytes = llamaWeightBytes(m.dir, ft) + 2 * keyBytes;
+        push({
+          model: p.spec.name, context: n, runtime: 'llama.cpp', ratio: null, weights: ft, kv, defaults, method,
+          prefillTokensPerSec: x.prefillTokensPerSec, decodeMsPerToken: x.decodeMsPerToken, decodeSteps: x.decodeSteps,
+          keyBytes, valueBytes: keyBytes, cacheBytesPerToken: kvPerToken * elem, peakRssBytes: x.peakRssBytes,
+          bytesPerToken: bytes,
+          firstTokens: x.firstTokens, loadMs: x.loadMs,
+        });
+      };
+      const llamaMethod = (x: LlamaCppResult) => `node-llama-cpp ${x.backend}, flash attention ${x.flashAttention}`;
+
+      if (shared) {
+        // The headline pair decodes in turn, step by step, in two processes (see lockstep()).
+        const defaults = llamaRuns.shift()!;
+        log(`ours ${p.spec.name} ${n} tokens, ratios 0 and ${PRUNED_RATIO} (shared prefill), step by step in turn with llama.cpp's defaults ...`);
         try {
-          const x = await runChild<LlamaCppResult>(join(ROOT, 'scripts/bench/llamacpp.ts'), job, CHILD_TIMEOUT_MS);
-          const elem = kv === 'F32' ? 4 : 2;
-          const keyBytes = (kvPerToken / 2) * (n + x.decodeSteps) * elem;
-          // llama.cpp computes in the file's precision: F16 matrices are read as 2 bytes.
-          const weightBytes = llamaWeightBytes(m.dir, ft);
-          const bytes = weightBytes + 2 * keyBytes;
-          push({
-            model: p.spec.name, context: n, runtime: 'llama.cpp', ratio: null, weights: ft, kv, defaults, method: `node-llama-cpp ${x.backend}, flash attention ${x.flashAttention}`,
-            prefillTokensPerSec: x.prefillTokensPerSec, decodeMsPerToken: x.decodeMsPerToken, decodeSteps: x.decodeSteps,
-            keyBytes, valueBytes: keyBytes, cacheBytesPerToken: kvPerToken * elem, peakRssBytes: x.peakRssBytes,
-            bytesPerToken: bytes,
-            firstTokens: x.firstTokens, loadMs: x.loadMs,
-          });
+          const both = await lockstep(ourJobs[0], llamaJob(defaults), steps);
+          pushOurs(both.ours, 'shared-prefill, in turn with llama.cpp defaults');
+          pushLlama(defaults, both.llama, `${llamaMethod(both.llama)}, in turn with ours`);
         } catch (e) {
-          failures.push({ model: p.spec.name, context: n, runtime: `llama.cpp ${ft}`, error: errorText(e) });
+          failures.push({ model: p.spec.name, context: n, runtime: 'ours shared-prefill in turn with llama.cpp defaults', error: errorText(e) });
+        }
+        await measure();
+      } else
+        for (const job of ourJobs) {
+          log(`ours ${p.spec.name} ${n} tokens, ratio ${job.ratio} ...`);
+          try {
+            pushOurs(await runChild<OursRun>(join(ROOT, 'scripts/bench/ours.ts'), job, CHILD_TIMEOUT_MS), job.method);
+          } catch (e) {
+            failures.push({ model: p.spec.name, context: n, runtime: `ours ${job.method}`, error: errorText(e) });
+          }
+          await measure();
+        }
+
+      for (const run of llamaRuns) {
+        log(`llama.cpp ${p.spec.name} ${n} tokens, ${run.ft} weights, ${run.kv} KV${run.defaults ? ', flash attention on (its defaults)' : ''} ...`);
+        try {
+          const x = await runChild<LlamaCppResult>(join(ROOT, 'scripts/bench/llamacpp.ts'), llamaJob(run), CHILD_TIMEOUT_MS);
+          pushLlama(run, x, llamaMethod(x));
+        } catch (e) {
+          failures.push({ model: p.spec.name, context: n, runtime: `llama.cpp ${run.ft}`, error: errorText(e) });
         }
         await measure();
       }
@@ -267,8 +295,11 @@ async function main(): Promise<void> {
     r.boundFraction = boundFraction(r.bytesPerToken, r.decodeMsPerToken, gpu ? gpu.readGBps : r.readGBps);
   });
   const bandwidth = measurements.reduce(combineBandwidth);
-  if (rows.some((r) => r.method === 'shared-prefill'))
-    notes.push(`from ${SHARED_PREFILL_FROM} tokens our two ratios share one prefill in one process: ThinK prunes a copy of the cache, then the two decode with their steps interleaved, under the same machine load; one peak RSS (the prefill's) for both`);
+  if (rows.some((r) => r.method.startsWith('shared-prefill')))
+    notes.push(
+      `from ${args.sharedPrefillFrom} tokens our two ratios share one prefill in one process: ThinK prunes a copy of the cache, then the two decode with their steps interleaved; one peak RSS (the prefill's) for both. ` +
+        `That process and llama.cpp's (at its defaults) take turns step by step (ours at both ratios, then llama.cpp, alternating which goes first, ${SETTLE_MS} ms idle between turns), so both meet the same machine load; each times its own steps`,
+    );
   if (args.quantize)
     notes.push(
       `--quantize ${args.quantize}: our linear layers use MatMulNBits ${args.quantize} weights (asymmetric, blocks of 32, float scale and zero point); llama.cpp runs a ${quantFile} GGUF our writer quantizes as ggml does (symmetric, blocks of 32, float16 scale): the same bits per weight, not the same codes`,
@@ -294,6 +325,31 @@ async function main(): Promise<void> {
   process.stdout.write(renderMarkdown(report, PRUNED_RATIO) + '\n');
   log(`wrote ${args.out}`);
   if (failures.length) process.exitCode = 1;
+}
+
+/**
+ * Ours (both ratios, one shared prefill) and llama.cpp, each in its own process, decoding in turn
+ * step by step: on this shared machine the load moves within minutes, and two runs minutes apart
+ * would compare the load as much as the runtimes. Prefills run one after the other, alone.
+ */
+async function lockstep(ourJob: OursJob, llamaJob: LlamaCppJob, steps: number): Promise<{ ours: OursRun; llama: LlamaCppResult }> {
+  const ours = startStepped<OursRun>(join(ROOT, 'scripts/bench/ours.ts'), ourJob, CHILD_TIMEOUT_MS);
+  let llama: SteppedChild<LlamaCppResult> | undefined;
+  try {
+    await ours.ready;
+    llama = startStepped<LlamaCppResult>(join(ROOT, 'scripts/bench/llamacpp.ts'), llamaJob, CHILD_TIMEOUT_MS);
+    await llama.ready;
+    for (let i = 0; i < steps; i++)
+      for (const turn of i % 2 ? [llama, ours] : [ours, llama]) {
+        await new Promise((r) => setTimeout(r, SETTLE_MS));
+        await turn.step();
+      }
+    return { ours: await ours.finish(), llama: await llama.finish() };
+  } catch (e) {
+    ours.kill();
+    llama?.kill();
+    throw e;
+  }
 }
 
 /** The GPU read bandwidth the bound uses: --bandwidth-gbs, else measured through WebGPU (not possible on cuda). */

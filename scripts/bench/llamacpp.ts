@@ -6,7 +6,7 @@
 // Prefill evaluates all prompt ids but the last; the first decode step evaluates the last prompt
 // id and samples, so every decode step is one single-token forward at the benchmark's context,
 // as in our runtime, and its first sampled token is the greedy next token after the prompt.
-import { childMain, isEntry, peakMemory } from './child';
+import { childMain, isEntry, peakMemory, type Stepper } from './child';
 
 export interface LlamaCppJob {
   ggufPath: string;
@@ -40,6 +40,13 @@ export interface LlamaCppResult {
 export const NO_DOWNLOAD_ENV = { NODE_LLAMA_CPP_SKIP_DOWNLOAD: 'true' } as const;
 
 export async function runLlamaCpp(job: LlamaCppJob): Promise<LlamaCppResult> {
+  const stepper = await prepareLlamaCpp(job);
+  for (let i = 0; i < job.steps; i++) await stepper.step();
+  return stepper.finish();
+}
+
+/** llama.cpp loaded and prefilled; each step decodes one token (the benchmark may take turns with ours between steps). */
+export async function prepareLlamaCpp(job: LlamaCppJob): Promise<Stepper<LlamaCppResult>> {
   Object.assign(process.env, NO_DOWNLOAD_ENV);
   const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
   const t0 = performance.now();
@@ -60,34 +67,41 @@ export async function runLlamaCpp(job: LlamaCppJob): Promise<LlamaCppResult> {
   await sequence.evaluateWithoutGeneratingNewTokens(job.promptIds.slice(0, -1) as never[]);
   const prefillMs = performance.now() - tPrefill;
 
+  // The generator runs one forward per next() and none in between (it is suspended at its yield).
   const tokens: number[] = [];
-  const tDecode = performance.now();
+  let decodeMs = 0;
+  let done = false;
   const gen = sequence.evaluate([job.promptIds[n - 1]] as never[], { temperature: 0 });
-  for (let i = 0; i < job.steps; i++) {
+  const step = async () => {
+    const t = performance.now();
     const next = await gen.next();
-    if (next.done) break;
-    tokens.push(Number(next.value));
-  }
-  const decodeMs = performance.now() - tDecode;
-  await gen.return();
-  const result: LlamaCppResult = {
-    prefillTokensPerSec: ((n - 1) * 1000) / prefillMs,
-    decodeMsPerToken: tokens.length ? decodeMs / tokens.length : 0,
-    decodeSteps: tokens.length,
-    peakRssBytes: peakMemory().peakRssBytes,
-    firstTokens: tokens.slice(0, 4),
-    tokens,
-    loadMs,
-    backend: `${llama.gpu === false ? 'cpu' : llama.gpu} (${llama.buildType})`,
-    flashAttention: String(context.flashAttention),
+    decodeMs += performance.now() - t;
+    if (next.done) done = true;
+    else tokens.push(Number(next.value));
   };
-  await context.dispose();
-  await model.dispose();
-  await llama.dispose();
-  return result;
+  const finish = async (): Promise<LlamaCppResult> => {
+    if (done) process.stderr.write(`[llama.cpp] the sequence ended after ${tokens.length} of ${job.steps} tokens\n`);
+    await gen.return();
+    const result: LlamaCppResult = {
+      prefillTokensPerSec: ((n - 1) * 1000) / prefillMs,
+      decodeMsPerToken: tokens.length ? decodeMs / tokens.length : 0,
+      decodeSteps: tokens.length,
+      peakRssBytes: peakMemory().peakRssBytes,
+      firstTokens: tokens.slice(0, 4),
+      tokens,
+      loadMs,
+      backend: `${llama.gpu === false ? 'cpu' : llama.gpu} (${llama.buildType})`,
+      flashAttention: String(context.flashAttention),
+    };
+    await context.dispose();
+    await model.dispose();
+    await llama.dispose();
+    return result;
+  };
+  return { step, finish };
 }
 
-if (isEntry(__filename)) childMain(runLlamaCpp);
+if (isEntry(__filename)) childMain(runLlamaCpp, prepareLlamaCpp);
 
 /**
  * llama.cpp's raw logits (CPU, F32 KV cache, flash attention off: its CPU kernel rounds to F16,

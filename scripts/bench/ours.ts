@@ -21,7 +21,7 @@ import { flushIfDue, pruneAfterPrefill } from '../../runtime/cache/think';
 import { openModel } from '../../runtime/model/weights';
 import { DEFAULT_CACHE_PRECISION, DEFAULT_THINK, type CachePrecision, type Device } from '../../core/protocol/settings';
 import { argmax } from '../fidelity/metrics';
-import { childMain, isEntry, peakMemory } from './child';
+import { childMain, isEntry, peakMemory, type Stepper } from './child';
 
 export interface OursJob {
   /** 'engine': one ratio through Engine.generate; 'shared-prefill': ratio 0 then `ratio`, one prefill */
@@ -123,6 +123,17 @@ async function runEngine(job: OursJob): Promise<OursResult> {
 }
 
 async function runSharedPrefill(job: OursJob): Promise<OursRun> {
+  const stepper = await prepareSharedPrefill(job);
+  for (let i = 0; i < job.steps; i++) await stepper.step();
+  return stepper.finish();
+}
+
+/**
+ * The shared-prefill job up to its first decode step: loaded, prefilled, pruned. Each step then
+ * decodes one token at both ratios; the benchmark can take turns with llama.cpp between steps.
+ */
+export async function prepareSharedPrefill(job: OursJob): Promise<Stepper<OursRun>> {
+  if (job.method !== 'shared-prefill') throw new Error(`only the shared-prefill method decodes step by step, not ${job.method}`);
   const t0 = performance.now();
   const weights = openModel(job.modelDir);
   const config = { ...weights.config, contextLength: job.contextLength };
@@ -152,9 +163,11 @@ async function runSharedPrefill(job: OursJob): Promise<OursRun> {
   pruneAfterPrefill(thin.cache, querySquares, think, config, job.steps);
   // Ratio 0 compacts too (every channel kept), as the Engine does.
   pruneAfterPrefill(full.cache, querySquares, { ...think, ratio: 0 }, config, job.steps);
-  for (let i = 0; i < job.steps; i++)
+  let i = 0;
+  const step = async () => {
+    if (i >= job.steps) throw new Error(`the cache holds ${job.steps} decode steps; step ${i + 1} asked`);
     // Which ratio goes first alternates: the second of a pair runs on caches the first just churned.
-    for (const d of i % 2 ? [thin, full] : [full, thin]) {
+    for (const d of i++ % 2 ? [thin, full] : [full, thin]) {
       const t = performance.now();
       const id = argmax(d.logits);
       d.ids.push(id);
@@ -163,12 +176,13 @@ async function runSharedPrefill(job: OursJob): Promise<OursRun> {
       flushIfDue(d.cache, think);
       d.ms += performance.now() - t;
     }
+  };
   const weightBytesPerToken = decodeWeightBytes(job.modelDir, job.quantize);
   const stats = (d: typeof full): OursResult => {
     const c = d.cache.stats();
     return {
       prefillTokensPerSec,
-      decodeMsPerToken: d.ms / job.steps,
+      decodeMsPerToken: d.ids.length ? d.ms / d.ids.length : 0,
       decodeSteps: d.ids.length,
       keyBytes: c.keyBytes,
       valueBytes: c.valueBytes,
@@ -182,10 +196,13 @@ async function runSharedPrefill(job: OursJob): Promise<OursRun> {
       fp16FullBytesPerToken: c.fp16FullBytesPerToken,
     };
   };
-  const results = [{ ratio: 0, result: stats(full) }, { ratio: job.ratio, result: stats(thin) }];
-  await opened.session.release();
-  weightFile?.dispose();
-  return { results };
+  const finish = async (): Promise<OursRun> => {
+    const results = [{ ratio: 0, result: stats(full) }, { ratio: job.ratio, result: stats(thin) }];
+    await opened.session.release();
+    weightFile?.dispose();
+    return { results };
+  };
+  return { step, finish };
 }
 
-if (isEntry(__filename)) childMain(runOurs);
+if (isEntry(__filename)) childMain(runOurs, prepareSharedPrefill);

@@ -100,6 +100,30 @@ test('npm run bench -- --quick on a tiny model writes a complete report', async 
   assert.equal(q.nextTokenAgrees, true, `ours ${r0.firstTokens} vs llama.cpp ${llama[1].firstTokens}`);
 });
 
+test('npm run bench -- --quick --shared-prefill-from 1024: our shared prefill and llama.cpp at its defaults decode in turn, step by step', async (t) => {
+  if (!hasNodeLlamaCpp()) return t.skip('node-llama-cpp is not installed (devDependency): the benchmark compares against it');
+  const { stdout, report } = await quickBench(['--shared-prefill-from', '1024']);
+  assert.deepEqual(report.failures, []);
+  // One measurement before, one after the pair that took turns, one after llama.cpp's F32 footnote run.
+  assert.equal(report.bandwidth.measurements, 3);
+  const ours = report.rows.filter((x) => x.runtime === 'ours');
+  const llama = report.rows.filter((x) => x.runtime === 'llama.cpp');
+  assert.deepEqual(ours.map((x) => [x.ratio, x.method]), [[0, 'shared-prefill, in turn with llama.cpp defaults'], [0.5, 'shared-prefill, in turn with llama.cpp defaults']]);
+  assert.deepEqual(llama.map((x) => [x.kv, x.defaults]), [['F16', true], ['F32', false]]);
+  assert.match(llama[0].method, /flash attention true, in turn with ours$/);
+  assert.doesNotMatch(llama[1].method, /in turn/);
+  for (const x of report.rows) {
+    assert.equal(x.decodeSteps, 8);
+    assert.ok(x.decodeMsPerToken > 0, `${x.runtime} decode`);
+  }
+  const q = report.ratios[0];
+  assert.ok(q.decodeVsDefaultsRatio0! > 0 && q.decodeVsDefaultsPruned! > 0);
+  // Taking turns changes when steps run, not what they compute.
+  assert.equal(q.nextTokenAgrees, true);
+  assert.deepEqual(llama[0].firstTokens, llama[1].firstTokens);
+  assert.match(stdout, /take turns step by step/);
+});
+
 test('npm run bench -- --quick --device webgpu: ours with the cache on the GPU, llama.cpp on Vulkan, the bound from the measured GPU bandwidth', async (t) => {
   if (!hasNodeLlamaCpp()) return t.skip('node-llama-cpp is not installed (devDependency): the benchmark compares against it');
   const why = await webgpuUnavailable();

@@ -1,0 +1,34 @@
+// A stepped benchmark child for test/scripts/bench/child.test.ts: each step logs its start and end
+// to a shared file, taking long enough that two children told to step at once would overlap.
+import { appendFileSync } from 'node:fs';
+import { childMain, isEntry, type Stepper } from '../../scripts/bench/child';
+
+export interface StepperJob {
+  name: string;
+  log: string;
+  stepMs: number;
+  /** the step (1-based) that throws */
+  failAt?: number;
+}
+
+async function prepare(job: StepperJob): Promise<Stepper<{ name: string; steps: number }>> {
+  let steps = 0;
+  return {
+    step: async () => {
+      steps++;
+      if (steps === job.failAt) throw new Error(`${job.name}: step ${steps} failed on purpose`);
+      appendFileSync(job.log, `start ${job.name}\n`);
+      await new Promise((r) => setTimeout(r, job.stepMs));
+      appendFileSync(job.log, `end ${job.name}\n`);
+    },
+    finish: async () => ({ name: job.name, steps }),
+  };
+}
+
+async function run(job: StepperJob): Promise<{ name: string; steps: number }> {
+  const s = await prepare(job);
+  await s.step();
+  return s.finish();
+}
+
+if (isEntry(__filename)) childMain(run, prepare);
