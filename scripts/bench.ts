@@ -42,8 +42,6 @@ const THREADS = 2;
 const PRUNED_RATIO = 0.5;
 /** From this context on, our two ratios share one prefill (see scripts/bench/ours.ts) and take turns with llama.cpp. */
 const SHARED_PREFILL_FROM = 16384;
-/** Idle time between two processes' turns, so the last one's thread pool has stopped spinning. */
-const SETTLE_MS = 5;
 const CHILD_TIMEOUT_MS = 10 * 60 * 1000;
 
 interface ModelPlan {
@@ -298,7 +296,7 @@ async function main(): Promise<void> {
   if (rows.some((r) => r.method.startsWith('shared-prefill')))
     notes.push(
       `from ${args.sharedPrefillFrom} tokens our two ratios share one prefill in one process: ThinK prunes a copy of the cache, then the two decode with their steps interleaved; one peak RSS (the prefill's) for both. ` +
-        `That process and llama.cpp's (at its defaults) take turns step by step (ours at both ratios, then llama.cpp, alternating which goes first, ${SETTLE_MS} ms idle between turns), so both meet the same machine load; each times its own steps`,
+        `That process and llama.cpp's (at its defaults) take turns step by step (ours at both ratios, then llama.cpp, alternating which goes first; each turn starts once the other process's threads are quiet), so both meet the same machine load; each times its own steps`,
     );
   if (args.quantize)
     notes.push(
@@ -339,10 +337,14 @@ async function lockstep(ourJob: OursJob, llamaJob: LlamaCppJob, steps: number): 
     await ours.ready;
     llama = startStepped<LlamaCppResult>(join(ROOT, 'scripts/bench/llamacpp.ts'), llamaJob, CHILD_TIMEOUT_MS);
     await llama.ready;
+    // Each turn starts once the other process has gone quiet (onnxruntime spins a core for
+    // about 30 ms after each run: measured, it slowed llama.cpp's next step by a fifth).
+    let last: SteppedChild<unknown> = llama;
     for (let i = 0; i < steps; i++)
       for (const turn of i % 2 ? [llama, ours] : [ours, llama]) {
-        await new Promise((r) => setTimeout(r, SETTLE_MS));
+        await last.quiet();
         await turn.step();
+        last = turn;
       }
     return { ours: await ours.finish(), llama: await llama.finish() };
   } catch (e) {

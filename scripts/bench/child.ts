@@ -3,7 +3,7 @@
 // starting with RESULT_TAG (JSON); everything else it prints goes to stderr. A stepped child
 // (startStepped) also answers the parent's step commands, one reply line each.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -100,8 +100,48 @@ export interface Stepper<R> {
 /** The parent's handle on a stepped child: `ready` once it has loaded and prefilled. */
 export interface SteppedChild<R> extends Stepper<R> {
   ready: Promise<void>;
+  /**
+   * Resolves once the child's threads have gone quiet after its last step: onnxruntime's pool
+   * keeps a core spinning for about 30 ms after a run returns, which would slow whatever runs next.
+   */
+  quiet(): Promise<void>;
   /** ends the child early (after a failure elsewhere) */
   kill(): void;
+}
+
+/** A child is quiet when its threads used less than this share of one core over QUIET_WINDOW_MS. */
+const QUIET_SHARE = 0.1;
+const QUIET_WINDOW_MS = 10;
+/** Waiting longer than this for quiet means the child is busy for good (or stopped): go on. */
+const QUIET_LIMIT_MS = 2000;
+/** Where /proc is absent (not Linux): a fixed wait, several times onnxruntime's spin. */
+const QUIET_FALLBACK_MS = 200;
+
+/** CPU time all of `pid`'s threads have used, ns (Linux schedstat), or null where it cannot be read. */
+export function processCpuNs(pid: number): number | null {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    return ns;
+  } catch {
+    return null; // no /proc, or a thread (or the process) ended while being read
+  }
+}
+
+/** Waits until `pid` used under QUIET_SHARE of a core over a window of QUIET_WINDOW_MS (see SteppedChild.quiet). */
+export async function waitQuiet(pid: number): Promise<void> {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const t0 = performance.now();
+  let before = processCpuNs(pid);
+  if (before === null) return void (await sleep(QUIET_FALLBACK_MS));
+  while (performance.now() - t0 < QUIET_LIMIT_MS) {
+    const t = performance.now();
+    await sleep(QUIET_WINDOW_MS);
+    const now = processCpuNs(pid);
+    if (now === null) return;
+    if (now - before < QUIET_SHARE * (performance.now() - t) * 1e6) return;
+    before = now;
+  }
 }
 
 const READY_LINE = 'BENCH_READY';
@@ -135,6 +175,7 @@ export function startStepped<R>(script: string, job: unknown, timeoutMs: number)
     ready: expect(READY_LINE).then(() => undefined),
     step: () => expect(STEPPED_LINE, 'step').then(() => undefined),
     finish: () => expect(RESULT_TAG, 'finish').then((line) => JSON.parse(line.slice(RESULT_TAG.length)) as R),
+    quiet: () => waitQuiet(s.child.pid!),
     kill: () => s.child.kill('SIGKILL'),
   };
 }

@@ -9,6 +9,8 @@ export interface StepperJob {
   stepMs: number;
   /** the step (1-based) that throws */
   failAt?: number;
+  /** after each step's reply, burn a core for this long (as a thread pool that spins) */
+  spinMs?: number;
 }
 
 async function prepare(job: StepperJob): Promise<Stepper<{ name: string; steps: number }>> {
@@ -20,6 +22,11 @@ async function prepare(job: StepperJob): Promise<Stepper<{ name: string; steps: 
       appendFileSync(job.log, `start ${job.name}\n`);
       await new Promise((r) => setTimeout(r, job.stepMs));
       appendFileSync(job.log, `end ${job.name}\n`);
+      // The reply goes out when this step resolves (stdout to a pipe is synchronous on Linux); the timer fires after.
+      if (job.spinMs)
+        setTimeout(() => {
+          for (const end = performance.now() + job.spinMs!; performance.now() < end; );
+        }, 0);
     },
     finish: async () => ({ name: job.name, steps }),
   };

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
-import { runChild, startStepped } from '../../../scripts/bench/child';
+import { processCpuNs, runChild, startStepped } from '../../../scripts/bench/child';
 import type { StepperJob } from '../../support/stepperChild';
 
 const script = resolve(__dirname, '../../support/stepperChild.ts');
@@ -34,4 +34,22 @@ test("a stepped child that fails mid-step rejects that step with the child's own
 test('runChild runs the same script to the end without steps being asked', async () => {
   const r = await runChild<{ name: string; steps: number }>(script, { name: 'd', log: join(root, 'run.log'), stepMs: 1 } satisfies StepperJob, 60_000);
   assert.deepEqual(r, { name: 'd', steps: 1 });
+});
+
+test("quiet() waits until a child's threads stop burning CPU after its step", async (t) => {
+  if (processCpuNs(process.pid) === null) return t.skip('no /proc/<pid>/task/*/schedstat here: quiet() falls back to a fixed wait');
+  const c = startStepped(script, { name: 'e', log: join(root, 'spin.log'), stepMs: 1, spinMs: 300 } satisfies StepperJob, 60_000);
+  await c.ready;
+  // a bare child is quiet at once (one window of 10 ms, with room for a slow machine)
+  let t0 = performance.now();
+  await c.quiet();
+  const bare = performance.now() - t0;
+  await c.step();
+  t0 = performance.now();
+  await c.quiet();
+  const waited = performance.now() - t0;
+  // the spin started right after the reply; quiet() returned only after most of it
+  assert.ok(waited > 200, `quiet() returned ${waited.toFixed(0)} ms after the step, during a 300 ms spin`);
+  assert.ok(bare < waited, `a bare child took ${bare.toFixed(0)} ms to be quiet`);
+  await c.finish();
 });
