@@ -1,7 +1,7 @@
 // Memory benchmark (a script, not a test): key-cache bytes and process peak RSS of the runtime on a
 // SmolLM2-135M-shaped random model at 4k and 16k context, for ThinK ratios 0, 0.4 and 0.5.
 // Each configuration runs in its own child process, so each peak RSS is that configuration's.
-//   npx tsx scripts/bench-memory.ts [--contexts 4096,16384] [--ratios 0,0.4,0.5] [--model DIR]
+//   npx tsx scripts/bench-memory.ts [--contexts 4096,16384] [--ratios 0,0.4,0.5] [--model DIR] [--cache-precision float16|float32]
 //
 // --load SHAPE measures loading instead: peak RSS while a random BF16 model of a real shape
 // (../shared/models/shapes/SHAPE.json) loads with --quantize int4|int8, against the bytes of the
@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Engine } from '../runtime/engine/engine';
+import { DEFAULT_CACHE_PRECISION, type CachePrecision } from '../core/protocol/settings';
 import { WEIGHT_FILE } from '../runtime/graph/weightFile';
 import { makeRandomModel } from '../runtime/model/makeRandom';
 import { promptIds, randomSmolLM2 } from './bench/models';
@@ -42,8 +43,8 @@ function peakRss(): number {
   return m ? Number(m[1]) * 1024 : process.resourceUsage().maxRSS * 1024;
 }
 
-async function child(model: string, context: number, ratio: number): Promise<void> {
-  const engine = await Engine.load({ modelDir: model, contextLength: context + 64, think: { ratio } }, () => {});
+async function child(model: string, context: number, ratio: number, cachePrecision: CachePrecision): Promise<void> {
+  const engine = await Engine.load({ modelDir: model, contextLength: context + 64, think: { ratio }, cachePrecision }, () => {});
   const vocab = engine.loaded.model.vocabSize;
   const ids = promptIds(context, 3, vocab, 12345);
   const r = await engine.generate({ requestId: 'm', prompt: { ids }, maxNewTokens: 4 }, {
@@ -68,7 +69,7 @@ async function child(model: string, context: number, ratio: number): Promise<voi
 }
 
 async function main(): Promise<void> {
-  if (process.argv[2] === '--child') return child(process.argv[3], Number(process.argv[4]), Number(process.argv[5]));
+  if (process.argv[2] === '--child') return child(process.argv[3], Number(process.argv[4]), Number(process.argv[5]), process.argv[6] as CachePrecision);
   if (process.argv[2] === '--load-child') return loadChild(process.argv[3], process.argv[4] as 'int4' | 'int8');
   const shape = arg('load', '');
   if (shape) return loadBench(shape, arg('quantize', 'int4').split(',') as ('int4' | 'int8')[]);
@@ -79,10 +80,12 @@ async function main(): Promise<void> {
   }
   const contexts = arg('contexts', '4096,16384').split(',').map(Number);
   const ratios = arg('ratios', '0,0.4,0.5').split(',').map(Number);
+  const precision = arg('cache-precision', DEFAULT_CACHE_PRECISION);
+  if (precision !== 'float16' && precision !== 'float32') throw new Error(`--cache-precision: float16 or float32, got ${precision}`);
   const rows: Row[] = [];
   for (const context of contexts)
     for (const ratio of ratios) {
-      const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', __filename, '--child', model, String(context), String(ratio)], {
+      const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', __filename, '--child', model, String(context), String(ratio), precision], {
         cwd: root,
         env: { ...process.env, MALLOC_MMAP_THRESHOLD_: '131072' }, // as the CLI and the extension run the runtime
         encoding: 'utf8',
@@ -94,7 +97,7 @@ async function main(): Promise<void> {
       console.error(`done: context ${context}, ratio ${ratio}`);
     }
   const base = (c: number) => rows.find((r) => r.context === c && r.ratio === 0);
-  console.log(`\nModel: ${model}; the default float16 cache, fp32 weights; peak RSS includes prefill, which holds full keys until ThinK prunes them.\n`);
+  console.log(`\nModel: ${model}; a ${precision} cache${precision === DEFAULT_CACHE_PRECISION ? ' (the default)' : ''}, fp32 weights; peak RSS includes prefill, which holds full keys until ThinK prunes them.\n`);
   console.log('| context | ratio | key MiB | key / unpruned | value MiB | peak RSS MiB | RSS after MiB | peak vs ratio 0 | prefill tok/s |');
   console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of rows) {
