@@ -25,7 +25,7 @@ export function peakMemory(): PeakMemory {
   return { peakRssBytes: process.resourceUsage().maxRSS * 1024 };
 }
 
-/** A started child: the job file, the process, its stdout lines as they come, and a way to fail with its stderr. */
+/** A started child (its stdout lines go to the caller's onLine as they come) and a way to fail with its stderr. */
 interface SpawnedJob {
   child: ChildProcess;
   /** why the child ended without what was expected (its exit or signal, and the tail of its stderr) */
@@ -56,13 +56,17 @@ function spawnJob(script: string, job: unknown, extraArgs: string[], timeoutMs: 
     }
   });
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, timeoutMs);
   child.on('close', () => clearTimeout(timer));
   return {
     child,
     failure: () => {
       const tail = err.trim().split('\n').slice(-6).join('\n');
-      const why = child.signalCode === 'SIGKILL' ? `killed after ${timeoutMs} ms` : `exited with ${child.signalCode ?? child.exitCode}`;
+      const why = timedOut ? `killed after ${timeoutMs} ms` : `exited with ${child.signalCode ?? child.exitCode}`;
       return new Error(`${script} ${why} without a result${tail ? `:\n${tail}` : ''}`);
     },
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
