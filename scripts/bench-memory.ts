@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { cachePrecisionFlag } from '../runtime/cli/args';
 import { Engine } from '../runtime/engine/engine';
 import { DEFAULT_CACHE_PRECISION, type CachePrecision } from '../core/protocol/settings';
 import { WEIGHT_FILE } from '../runtime/graph/weightFile';
@@ -80,8 +81,7 @@ async function main(): Promise<void> {
   }
   const contexts = arg('contexts', '4096,16384').split(',').map(Number);
   const ratios = arg('ratios', '0,0.4,0.5').split(',').map(Number);
-  const precision = arg('cache-precision', DEFAULT_CACHE_PRECISION);
-  if (precision !== 'float16' && precision !== 'float32') throw new Error(`--cache-precision: float16 or float32, got ${precision}`);
+  const precision = cachePrecisionFlag(arg('cache-precision', DEFAULT_CACHE_PRECISION))!;
   const rows: Row[] = [];
   for (const context of contexts)
     for (const ratio of ratios) {

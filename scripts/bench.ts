@@ -22,6 +22,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import type { CachePrecision } from '../core/protocol/settings';
 import { dirname, join, resolve } from 'node:path';
+import { cachePrecisionFlag } from '../runtime/cli/args';
 import { loadConfig } from '../runtime/model/config';
 import { openModel } from '../runtime/model/weights';
 import { combineBandwidth, measureBandwidth, type Bandwidth } from './bench/bandwidth';
@@ -91,9 +92,7 @@ function parseArgs(argv: string[]): Args {
       a.quantize = q;
     } else if (k === '--only') a.only = value().split(',');
     else if (k === '--cache-precision') {
-      const p = value();
-      if (p !== 'float16' && p !== 'float32') throw new Error(`--cache-precision: float16 or float32, got ${p}`);
-      a.cachePrecision = p;
+      a.cachePrecision = cachePrecisionFlag(value());
     }
     else if (k === '--shared-prefill-from') {
       a.sharedPrefillFrom = Number(value());

@@ -101,6 +101,12 @@ export interface Stepper<R> {
   finish(): Promise<R>;
 }
 
+/** A stepped job run to the end in one go: `steps` steps, then its result. */
+export async function runSteps<R>(stepper: Stepper<R>, steps: number): Promise<R> {
+  for (let i = 0; i < steps; i++) await stepper.step();
+  return stepper.finish();
+}
+
 /** The parent's handle on a stepped child: `ready` once it has loaded and prefilled. */
 export interface SteppedChild<R> extends Stepper<R> {
   ready: Promise<void>;
@@ -133,7 +139,7 @@ export function processCpuNs(pid: number): number | null {
 }
 
 /** Waits until `pid` used under QUIET_SHARE of a core over a window of QUIET_WINDOW_MS (see SteppedChild.quiet). */
-export async function waitQuiet(pid: number): Promise<void> {
+async function waitQuiet(pid: number): Promise<void> {
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   const t0 = performance.now();
   let before = processCpuNs(pid);

@@ -6,7 +6,7 @@
 // Prefill evaluates all prompt ids but the last; the first decode step evaluates the last prompt
 // id and samples, so every decode step is one single-token forward at the benchmark's context,
 // as in our runtime, and its first sampled token is the greedy next token after the prompt.
-import { childMain, isEntry, peakMemory, type Stepper } from './child';
+import { childMain, isEntry, peakMemory, runSteps, type Stepper } from './child';
 
 export interface LlamaCppJob {
   ggufPath: string;
@@ -40,9 +40,7 @@ export interface LlamaCppResult {
 export const NO_DOWNLOAD_ENV = { NODE_LLAMA_CPP_SKIP_DOWNLOAD: 'true' } as const;
 
 export async function runLlamaCpp(job: LlamaCppJob): Promise<LlamaCppResult> {
-  const stepper = await prepareLlamaCpp(job);
-  for (let i = 0; i < job.steps; i++) await stepper.step();
-  return stepper.finish();
+  return runSteps(await prepareLlamaCpp(job), job.steps);
 }
 
 /** llama.cpp loaded and prefilled; each step decodes one token (the benchmark may take turns with ours between steps). */

@@ -21,7 +21,7 @@ import { flushIfDue, pruneAfterPrefill } from '../../runtime/cache/think';
 import { openModel } from '../../runtime/model/weights';
 import { DEFAULT_CACHE_PRECISION, DEFAULT_THINK, type CachePrecision, type Device } from '../../core/protocol/settings';
 import { argmax } from '../fidelity/metrics';
-import { childMain, isEntry, peakMemory, type Stepper } from './child';
+import { childMain, isEntry, peakMemory, runSteps, type Stepper } from './child';
 
 export interface OursJob {
   /** 'engine': one ratio through Engine.generate; 'shared-prefill': ratio 0 then `ratio`, one prefill */
@@ -71,7 +71,7 @@ export interface OursRun {
 }
 
 export async function runOurs(job: OursJob): Promise<OursRun> {
-  if (job.method === 'shared-prefill') return runSharedPrefill(job);
+  if (job.method === 'shared-prefill') return runSteps(await prepareSharedPrefill(job), job.steps);
   return { results: [{ ratio: job.ratio, result: await runEngine(job) }] };
 }
 
@@ -120,12 +120,6 @@ async function runEngine(job: OursJob): Promise<OursResult> {
     cacheBytesPerToken: r.cache.bytesPerToken,
     fp16FullBytesPerToken: r.cache.fp16FullBytesPerToken,
   };
-}
-
-async function runSharedPrefill(job: OursJob): Promise<OursRun> {
-  const stepper = await prepareSharedPrefill(job);
-  for (let i = 0; i < job.steps; i++) await stepper.step();
-  return stepper.finish();
 }
 
 /**

@@ -1,7 +1,7 @@
 // A stepped benchmark child for test/scripts/bench/child.test.ts: each step logs its start and end
 // to a shared file, taking long enough that two children told to step at once would overlap.
 import { appendFileSync } from 'node:fs';
-import { childMain, isEntry, type Stepper } from '../../scripts/bench/child';
+import { childMain, isEntry, runSteps, type Stepper } from '../../scripts/bench/child';
 
 export interface StepperJob {
   name: string;
@@ -33,9 +33,7 @@ async function prepare(job: StepperJob): Promise<Stepper<{ name: string; steps: 
 }
 
 async function run(job: StepperJob): Promise<{ name: string; steps: number }> {
-  const s = await prepare(job);
-  await s.step();
-  return s.finish();
+  return runSteps(await prepare(job), 1);
 }
 
 if (isEntry(__filename)) childMain(run, prepare);
